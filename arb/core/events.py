@@ -1,0 +1,102 @@
+"""Normalized market-data events: what every venue codec produces from raw frames.
+
+Prices and sizes are raw integers at the instrument's precisions (see ``arb.core.numbers``).
+Times are integer nanoseconds: ``ts_event`` from the venue, ``ts_recv`` local receive time.
+Events are frozen facts; nothing downstream mutates them.
+
+Sequence fields follow one convention for every venue:
+
+- ``first_seq`` / ``last_seq``: the first and last update id the message covers
+  (Binance ``U``/``u``; OKX has one id per message, so both are ``seqId``);
+- ``prev_seq``: the id the venue says came just before (Binance futures ``pu``,
+  OKX ``prevSeqId``), ``NO_SEQ`` when the venue sends none (Binance spot);
+- ``NO_SEQ`` (-1) everywhere the venue sent no sequence at all.
+
+``raw_bids`` / ``raw_asks`` carry the rows exactly as received, only for venues whose
+checksum is computed over the original strings (OKX); ``checksum == 0`` means absent.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = [
+    "NO_SEQ",
+    "BookDelta",
+    "BookSnapshot",
+    "MarketEvent",
+    "Quote",
+    "Trade",
+]
+
+NO_SEQ = -1
+
+Level = tuple[int, int]
+
+
+class BookSnapshot(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="snapshot"):
+    """A full (or top-N) replacement of one side-pair of a book. Levels best first."""
+
+    venue: str
+    symbol: str
+    channel: str
+    ts_event: int
+    ts_recv: int
+    seq: int = NO_SEQ
+    bids: list[Level]
+    asks: list[Level]
+    checksum: int = 0
+    raw_bids: list[list[str]] | None = None
+    raw_asks: list[list[str]] | None = None
+    partial: bool = False
+    """True when the venue sends only the top N levels each time (books5, bbo-tbt, CSV top-N)."""
+
+
+class BookDelta(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="delta"):
+    """Incremental changes: a level with size 0 is deleted, any other size replaces."""
+
+    venue: str
+    symbol: str
+    channel: str
+    ts_event: int
+    ts_recv: int
+    first_seq: int = NO_SEQ
+    last_seq: int = NO_SEQ
+    prev_seq: int = NO_SEQ
+    bids: list[Level]
+    asks: list[Level]
+    checksum: int = 0
+    raw_bids: list[list[str]] | None = None
+    raw_asks: list[list[str]] | None = None
+
+
+class Quote(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="quote"):
+    """Best bid and offer (Binance ``bookTicker``, OKX ``bbo-tbt``/``tickers``). 0 = side empty."""
+
+    venue: str
+    symbol: str
+    channel: str
+    ts_event: int
+    ts_recv: int
+    seq: int = NO_SEQ
+    bid_px: int
+    bid_qty: int
+    ask_px: int
+    ask_qty: int
+    last_px: int = 0
+
+
+class Trade(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="trade"):
+    """A public trade. ``side`` is the taker's side: ``"buy"`` or ``"sell"``."""
+
+    venue: str
+    symbol: str
+    ts_event: int
+    ts_recv: int
+    trade_id: str
+    px: int
+    qty: int
+    side: str
+
+
+MarketEvent = BookSnapshot | BookDelta | Quote | Trade

@@ -1,0 +1,225 @@
+"""Integrity state machine around one ``LocalBook``: snapshots, deltas, sequence, checksum.
+
+States::
+
+    AWAITING_SNAPSHOT --snapshot--> SYNCED --gap | bad checksum | crossed--> AWAITING_SNAPSHOT
+           ^   | deltas are buffered (bounded)                                 (book cleared,
+           |   v                                                               resync requested)
+
+A book that fails a check is cleared and asks for a resync (``resync_requested``); it is
+never patched. Deltas received while awaiting a snapshot are buffered and replayed against
+the snapshot with the venue's bracketing rule (Binance's documented procedure, OKX's REST
+bootstrap). Nothing here does I/O or reads a clock: the caller fetches the new snapshot.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable
+
+import msgspec
+
+from arb.core.book import LocalBook
+from arb.core.events import NO_SEQ
+from arb.core.events import BookDelta
+from arb.core.events import BookSnapshot
+from arb.core.sequencing import SequenceRule
+from arb.core.sequencing import Verdict
+
+__all__ = ["BookSpec", "BookStats", "BookSync", "Outcome", "SyncState"]
+
+ChecksumFn = Callable[[LocalBook], int]
+
+
+class SyncState(enum.IntEnum):
+    AWAITING_SNAPSHOT = 0
+    SYNCED = 1
+
+
+class Outcome(enum.IntEnum):
+    APPLIED = 0
+    BUFFERED = 1
+    STALE = 2
+    GAP = 3
+    BAD_CHECKSUM = 4
+    CROSSED = 5
+
+
+class BookStats(msgspec.Struct):
+    """Counters of one book's integrity, added up by ``arb verify``."""
+
+    snapshots: int = 0
+    deltas: int = 0
+    applied: int = 0
+    buffered: int = 0
+    stale: int = 0
+    dropped: int = 0
+    gaps: int = 0
+    resyncs: int = 0
+    checksum_ok: int = 0
+    checksum_failed: int = 0
+    checksum_absent: int = 0
+    crossed: int = 0
+
+
+class BookSync:
+    """Drive one book through snapshots and deltas, checking every venue rule."""
+
+    __slots__ = (
+        "_buffer",
+        "_fresh",
+        "book",
+        "checksum",
+        "last_failure",
+        "max_buffer",
+        "resync_requested",
+        "rule",
+        "seq",
+        "state",
+        "stats",
+    )
+
+    def __init__(
+        self,
+        book: LocalBook,
+        rule: SequenceRule,
+        checksum: ChecksumFn | None = None,
+        *,
+        max_buffer: int = 10_000,
+    ) -> None:
+        self.book = book
+        self.rule = rule
+        self.checksum = checksum
+        self.max_buffer = max_buffer
+        self.state = SyncState.AWAITING_SNAPSHOT
+        self.seq = NO_SEQ
+        self.stats = BookStats()
+        self.resync_requested = False
+        self.last_failure = ""
+        self._buffer: deque[BookDelta] = deque()
+        self._fresh = False  # a snapshot was applied and no delta yet: use the bracketing rule
+
+    @property
+    def valid(self) -> bool:
+        """True when the book may be read: synced and holding both sides' data."""
+        return self.state is SyncState.SYNCED
+
+    def on_snapshot(self, s: BookSnapshot) -> Outcome:
+        """Replace the book with ``s``, then replay buffered deltas that follow it."""
+        st = self.stats
+        st.snapshots += 1
+        self.book.apply_snapshot(s.bids, s.asks, s.raw_bids, s.raw_asks)
+        self.book.ts_event = s.ts_event
+        self.book.ts_recv = s.ts_recv
+        self.seq = s.seq
+        self.state = SyncState.SYNCED
+        self.resync_requested = False
+        self._fresh = True
+        out = self._verify(s.checksum)
+        if out is not Outcome.APPLIED:
+            return out
+        if self._buffer:
+            return self._drain()
+        return Outcome.APPLIED
+
+    def on_delta(self, d: BookDelta) -> Outcome:
+        """Apply ``d`` if it continues the sequence; otherwise invalidate and request a resync."""
+        st = self.stats
+        st.deltas += 1
+        if self.state is not SyncState.SYNCED:
+            if len(self._buffer) >= self.max_buffer:
+                self._buffer.popleft()
+                st.dropped += 1
+            self._buffer.append(d)
+            st.buffered += 1
+            return Outcome.BUFFERED
+        if self._fresh:
+            verdict = self.rule.after_snapshot(self.seq, d)
+        else:
+            verdict = self.rule.follows(self.seq, d)
+        if verdict is Verdict.APPLY:
+            self._fresh = False
+            return self._apply(d)
+        if verdict is Verdict.STALE:
+            st.stale += 1
+            return Outcome.STALE
+        return self._gap(d)
+
+    def invalidate(self, reason: str) -> None:
+        """Drop the book and ask for a new snapshot (also used by callers on decode errors)."""
+        self.book.clear()
+        self.state = SyncState.AWAITING_SNAPSHOT
+        self.seq = NO_SEQ
+        self._buffer.clear()
+        self.resync_requested = True
+        self.last_failure = reason
+        self.stats.resyncs += 1
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _apply(self, d: BookDelta) -> Outcome:
+        book = self.book
+        book.apply_deltas(d.bids, d.asks, d.raw_bids, d.raw_asks)
+        book.ts_event = d.ts_event
+        book.ts_recv = d.ts_recv
+        if d.last_seq != NO_SEQ:
+            self.seq = d.last_seq
+        self.stats.applied += 1
+        return self._verify(d.checksum)
+
+    def _verify(self, checksum: int) -> Outcome:
+        st = self.stats
+        if checksum == 0 or self.checksum is None or not self.book.keep_raw:
+            st.checksum_absent += 1
+        elif self.checksum(self.book) == checksum:
+            st.checksum_ok += 1
+        else:
+            st.checksum_failed += 1
+            self.invalidate(f"checksum mismatch: venue sent {checksum}")
+            return Outcome.BAD_CHECKSUM
+        if self.book.is_crossed():
+            st.crossed += 1
+            bid, ask = self.book.best_bid(), self.book.best_ask()
+            self.invalidate(f"crossed: best bid {bid} >= best ask {ask}")
+            return Outcome.CROSSED
+        return Outcome.APPLIED
+
+    def _gap(self, d: BookDelta) -> Outcome:
+        self.stats.gaps += 1
+        self.invalidate(
+            f"sequence gap: local {self.seq}, received first={d.first_seq} "
+            f"last={d.last_seq} prev={d.prev_seq}"
+        )
+        return Outcome.GAP
+
+    def _drain(self) -> Outcome:
+        buffered = self._buffer
+        self._buffer = deque()
+        out = Outcome.APPLIED
+        for d in buffered:
+            if self._fresh:
+                verdict = self.rule.after_snapshot(self.seq, d)
+            else:
+                verdict = self.rule.follows(self.seq, d)
+            if verdict is Verdict.STALE:
+                self.stats.stale += 1
+                continue
+            if verdict is Verdict.GAP:
+                return self._gap(d)
+            self._fresh = False
+            out = self._apply(d)
+            if out is not Outcome.APPLIED:
+                return out
+        return out
+
+
+class BookSpec(msgspec.Struct, frozen=True):
+    """How a venue's book for one channel is checked: its sequence rule and checksum."""
+
+    rule: SequenceRule
+    checksum: ChecksumFn | None = None
+
+    def new_sync(self, venue: str, symbol: str) -> BookSync:
+        book = LocalBook(venue, symbol, keep_raw=self.checksum is not None)
+        return BookSync(book, self.rule, self.checksum)
