@@ -1,0 +1,63 @@
+# arb — `make help` lists the targets. Every target sets up .venv on its own first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+SHARED := ../shared/data
+OUT := build
+
+.DEFAULT_GOAL := help
+.PHONY: help venv replay test lint fmt bench verify-shared clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "arb needs Python 3.11+, found " + sys.version.split()[0] + " (set PYTHON=...)")'
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP) ## create .venv and install arb with its dev tools
+
+replay: $(STAMP) ## the main job: write the synthetic market of configs/default.toml and verify it
+	rm -rf $(OUT)/synth
+	$(BIN)/arb check-config configs/default.toml
+	$(BIN)/arb synth --config configs/default.toml --out $(OUT)/synth
+	$(BIN)/arb verify $(OUT)/synth
+
+test: $(STAMP) ## run the whole test suite
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP) ## ruff (format check + lint) and mypy strict; never fixes
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy arb venues tests bench
+
+fmt: $(STAMP) ## format and autofix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) ## benchmarks: pytest-benchmark, then the side-by-side run against ccxt's OrderBook
+	$(BIN)/python -m pytest bench -q -m bench --benchmark-enable -p no:cacheprovider
+	$(BIN)/python -m bench.compare_ccxt
+
+verify-shared: $(STAMP) ## import and verify the recorded markets in ../shared/data
+	@[ -d $(SHARED) ] || { echo "no $(SHARED): recorded data is not here"; exit 1; }
+	rm -rf $(OUT)/shared
+	$(BIN)/arb import --format cryptofeed --out $(OUT)/shared/okx $(SHARED)/okx-20220513/OKX.ws.1.0 $(SHARED)/okx-20220513/OKX.0
+	$(BIN)/arb verify $(OUT)/shared/okx
+	$(BIN)/arb import --format hftbacktest --out $(OUT)/shared/binance-spot $(SHARED)/binance-btc-spot-usdm-coinm-20240808/spot/btcusdt_20240808.gz $(SHARED)/binance-btc-spot-usdm-coinm-20240808/spot/btcusdt_20240809.gz
+	$(BIN)/arb verify $(OUT)/shared/binance-spot
+	$(BIN)/arb import --format hftbacktest --out $(OUT)/shared/binance-usdm $(SHARED)/binance-btc-spot-usdm-coinm-20240808/usdm/btcusdt_20240808.gz
+	$(BIN)/arb verify $(OUT)/shared/binance-usdm
+	$(BIN)/arb import --format hftbacktest --out $(OUT)/shared/binance-coinm $(SHARED)/binance-btc-spot-usdm-coinm-20240808/cm/btcusd_perp_20240808.gz $(SHARED)/binance-btc-spot-usdm-coinm-20240808/cm/btcusd_perp_20240809.gz
+	$(BIN)/arb verify $(OUT)/shared/binance-coinm
+	$(BIN)/arb import --format topn-csv --out $(OUT)/shared/linkusdt $(SHARED)/binance-huobi-linkusdt-20210820/orderbook_bnc.csv $(SHARED)/binance-huobi-linkusdt-20210820/orderbook_hb.csv
+	$(BIN)/arb verify $(OUT)/shared/linkusdt
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,139 @@
+"""Config files: TOML decoded into msgspec Structs with unknown keys forbidden.
+
+A bad config stops arb at start with the file, the key path and what was expected::
+
+    configs/x.toml: venues[0].tker_fee_bps: unknown key
+    configs/x.toml: pairs[1].venues[0]: venue 'okk' is not defined in [[venues]]
+
+Secrets never live here: credentials come from the environment (see the live issue).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from arb.core.errors import ConfigError
+from arb.core.instruments import parse_symbol
+
+__all__ = ["Config", "EngineConfig", "PairConfig", "SynthConfig", "VenueConfig", "load_config"]
+
+VenueKind = Literal["okx", "binance", "binance-usdm", "binance-coinm", "ccxt", "sim"]
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    pass
+
+
+class EngineConfig(_Strict, kw_only=True):
+    name: str = "arb"
+    max_book_age_ms: int = 2_000
+    """Books older than this are stale: the detector will not read them."""
+
+
+class VenueConfig(_Strict, kw_only=True):
+    id: str
+    kind: VenueKind
+    taker_fee_bps: float = 10.0
+    maker_fee_bps: float = 8.0
+    exchange: str = ""
+    """ccxt exchange id when ``kind = "ccxt"``."""
+
+
+class PairConfig(_Strict, kw_only=True):
+    symbol: str
+    venues: list[str]
+
+
+class SynthConfig(_Strict, kw_only=True):
+    seconds: float = 300.0
+    seed: int = 7
+
+
+class Config(_Strict, kw_only=True):
+    engine: EngineConfig = EngineConfig()
+    venues: list[VenueConfig]
+    pairs: list[PairConfig]
+    synth: SynthConfig = SynthConfig()
+
+    def venue(self, venue_id: str) -> VenueConfig:
+        for v in self.venues:
+            if v.id == venue_id:
+                return v
+        raise KeyError(venue_id)
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(dict.fromkeys(p.symbol for p in self.pairs))
+
+
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
+_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def _key_path(msg: str) -> tuple[str, str]:
+    """Turn msgspec's ``... - at `$.a[0]` `` into (``a[0]``, the message without location)."""
+    m = _AT.search(msg)
+    path = m.group("path").lstrip(".") if m else ""
+    text = msg[: m.start()] if m else msg
+    for pattern, what in ((_UNKNOWN, "unknown key"), (_MISSING, "required key is missing")):
+        u = pattern.match(text)
+        if u:
+            field = u.group("field")
+            return (f"{path}.{field}" if path else field), what
+    return path or "(top level)", text[0].lower() + text[1:] if text else text
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config. Raises ``ConfigError`` naming file and key path."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"{p}: no such config file") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from e
+    try:
+        cfg = msgspec.convert(raw, Config)
+    except msgspec.ValidationError as e:
+        key, what = _key_path(str(e))
+        raise ConfigError(f"{p}: {key}: {what}") from e
+    _check(cfg, p)
+    return cfg
+
+
+def _check(cfg: Config, p: Path) -> None:
+    ids: set[str] = set()
+    for i, v in enumerate(cfg.venues):
+        if v.id in ids:
+            raise ConfigError(f"{p}: venues[{i}].id: venue {v.id!r} is defined twice")
+        ids.add(v.id)
+        if v.kind == "ccxt" and not v.exchange:
+            raise ConfigError(f"{p}: venues[{i}].exchange: required when kind = \"ccxt\"")
+        for name in ("taker_fee_bps", "maker_fee_bps"):
+            fee = getattr(v, name)
+            if not -100.0 <= fee <= 100.0:
+                raise ConfigError(f"{p}: venues[{i}].{name}: {fee} bps is outside -100..100")
+    if not cfg.pairs:
+        raise ConfigError(f"{p}: pairs: at least one [[pairs]] entry is required")
+    for i, pair in enumerate(cfg.pairs):
+        try:
+            parse_symbol(pair.symbol)
+        except ValueError as e:
+            raise ConfigError(f"{p}: pairs[{i}].symbol: {e}") from e
+        if not pair.venues:
+            raise ConfigError(f"{p}: pairs[{i}].venues: at least one venue is required")
+        for j, vid in enumerate(pair.venues):
+            if vid not in ids:
+                raise ConfigError(
+                    f"{p}: pairs[{i}].venues[{j}]: venue {vid!r} is not defined in [[venues]]"
+                )
+    if cfg.synth.seconds <= 0:
+        raise ConfigError(f"{p}: synth.seconds: must be > 0, was {cfg.synth.seconds}")
+    if cfg.engine.max_book_age_ms <= 0:
+        raise ConfigError(f"{p}: engine.max_book_age_ms: must be > 0")
