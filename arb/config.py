@@ -29,13 +29,13 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=T
     pass
 
 
-class EngineConfig(_Strict, kw_only=True):
+class EngineConfig(_Strict, kw_only=True, frozen=True):
     name: str = "arb"
     max_book_age_ms: int = 2_000
     """Books older than this are stale: the detector will not read them."""
 
 
-class VenueConfig(_Strict, kw_only=True):
+class VenueConfig(_Strict, kw_only=True, frozen=True):
     id: str
     kind: VenueKind
     taker_fee_bps: float = 10.0
@@ -44,17 +44,17 @@ class VenueConfig(_Strict, kw_only=True):
     """ccxt exchange id when ``kind = "ccxt"``."""
 
 
-class PairConfig(_Strict, kw_only=True):
+class PairConfig(_Strict, kw_only=True, frozen=True):
     symbol: str
     venues: list[str]
 
 
-class SynthConfig(_Strict, kw_only=True):
+class SynthConfig(_Strict, kw_only=True, frozen=True):
     seconds: float = 300.0
     seed: int = 7
 
 
-class Config(_Strict, kw_only=True):
+class Config(_Strict, kw_only=True, frozen=True):
     engine: EngineConfig = EngineConfig()
     venues: list[VenueConfig]
     pairs: list[PairConfig]

@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 
 from arb.core.errors import DataError
+from arb.core.errors import VenueError
 from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
 from arb.core.events import Quote
@@ -105,7 +106,7 @@ class Verifier:
             return
         try:
             events = self._codec(venue).decode(kind, conn, payload, ts_recv)
-        except DataError as e:
+        except (DataError, VenueError) as e:  # a bad or error frame is counted, never fatal
             rep.errors += 1
             if len(self.error_samples) < MAX_ERROR_SAMPLES:
                 self.error_samples.append(f"frame {rep.frames} ({venue} {conn}): {e}")

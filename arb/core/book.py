@@ -112,11 +112,11 @@ class LocalBook:
 
     def best_bid(self) -> Level | None:
         """Best (highest) bid as ``(px_raw, qty_raw)``. Runtime complexity: O(log n)."""
-        return self.bids.peekitem(-1) if self.bids else None  # type: ignore[no-any-return]
+        return self.bids.peekitem(-1) if self.bids else None
 
     def best_ask(self) -> Level | None:
         """Best (lowest) ask as ``(px_raw, qty_raw)``. Runtime complexity: O(log n)."""
-        return self.asks.peekitem(0) if self.asks else None  # type: ignore[no-any-return]
+        return self.asks.peekitem(0) if self.asks else None
 
     def is_crossed(self) -> bool:
         """True when both sides exist and best bid >= best ask. Runtime complexity: O(log n)."""
