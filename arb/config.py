@@ -108,17 +108,30 @@ def load_config(path: str | Path) -> Config:
 
 
 def _check(cfg: Config, p: Path) -> None:
+    ids = _check_venues(cfg, p)
+    _check_pairs(cfg, p, ids)
+    if cfg.synth.seconds <= 0:
+        raise ConfigError(f"{p}: synth.seconds: must be > 0, was {cfg.synth.seconds}")
+    if cfg.engine.max_book_age_ms <= 0:
+        raise ConfigError(f"{p}: engine.max_book_age_ms: must be > 0")
+
+
+def _check_venues(cfg: Config, p: Path) -> set[str]:
     ids: set[str] = set()
     for i, v in enumerate(cfg.venues):
         if v.id in ids:
             raise ConfigError(f"{p}: venues[{i}].id: venue {v.id!r} is defined twice")
         ids.add(v.id)
         if v.kind == "ccxt" and not v.exchange:
-            raise ConfigError(f"{p}: venues[{i}].exchange: required when kind = \"ccxt\"")
+            raise ConfigError(f'{p}: venues[{i}].exchange: required when kind = "ccxt"')
         for name in ("taker_fee_bps", "maker_fee_bps"):
             fee = getattr(v, name)
             if not -100.0 <= fee <= 100.0:
                 raise ConfigError(f"{p}: venues[{i}].{name}: {fee} bps is outside -100..100")
+    return ids
+
+
+def _check_pairs(cfg: Config, p: Path, ids: set[str]) -> None:
     if not cfg.pairs:
         raise ConfigError(f"{p}: pairs: at least one [[pairs]] entry is required")
     for i, pair in enumerate(cfg.pairs):
@@ -133,7 +146,3 @@ def _check(cfg: Config, p: Path) -> None:
                 raise ConfigError(
                     f"{p}: pairs[{i}].venues[{j}]: venue {vid!r} is not defined in [[venues]]"
                 )
-    if cfg.synth.seconds <= 0:
-        raise ConfigError(f"{p}: synth.seconds: must be > 0, was {cfg.synth.seconds}")
-    if cfg.engine.max_book_age_ms <= 0:
-        raise ConfigError(f"{p}: engine.max_book_age_ms: must be > 0")

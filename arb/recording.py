@@ -137,7 +137,11 @@ class RecordingWriter:
         # mtime=0: the same frames give the same bytes (deterministic synth and replays).
         self._raw_fh = open(self.dir / name, "wb")  # noqa: SIM115 - closed in _open_next/close
         self._fh = gzip.GzipFile(
-            filename=name, mode="wb", compresslevel=self.compresslevel, fileobj=self._raw_fh, mtime=0
+            filename=name,
+            mode="wb",
+            compresslevel=self.compresslevel,
+            fileobj=self._raw_fh,
+            mtime=0,
         )
         self._fh.write(HEADER)
         self._bytes = len(HEADER)

@@ -136,5 +136,11 @@ class NoSequenceRule:
 
 RULES: dict[str, SequenceRule] = {
     r.name: r
-    for r in (OkxRule(), BinanceSpotRule(), BinanceFuturesRule(), ContiguousRule(), NoSequenceRule())
+    for r in (
+        OkxRule(),
+        BinanceSpotRule(),
+        BinanceFuturesRule(),
+        ContiguousRule(),
+        NoSequenceRule(),
+    )
 }

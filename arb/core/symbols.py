@@ -7,8 +7,21 @@ __all__ = ["KNOWN_QUOTES", "split_concatenated"]
 # Longest first, so that "FDUSD" wins over "USD" and "USDT" over "USD".
 KNOWN_QUOTES: tuple[str, ...] = tuple(
     sorted(
-        ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "DAI", "USD", "EUR", "TRY", "BRL",
-         "BTC", "ETH", "BNB"),
+        (
+            "USDT",
+            "USDC",
+            "FDUSD",
+            "BUSD",
+            "TUSD",
+            "DAI",
+            "USD",
+            "EUR",
+            "TRY",
+            "BRL",
+            "BTC",
+            "ETH",
+            "BNB",
+        ),
         key=len,
         reverse=True,
     )

@@ -27,7 +27,7 @@ def test_every_command_has_help(command, capsys):
 
 def test_parser_lists_every_command():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
-    assert sorted(sub.choices) == sorted(COMMANDS)
+    assert sorted(sub.choices or ()) == sorted(COMMANDS)
 
 
 def test_console_script_runs_as_module():
@@ -52,8 +52,19 @@ def test_synth_market_verifies_clean(synth_recording, capsys):
     capsys.readouterr()
     assert main(["verify", str(synth_recording)]) == 0
     r = last_json(capsys)
-    for key in ("frames", "book_updates", "books", "snapshots", "gaps", "resyncs", "checksum_ok",
-                "checksum_failed", "checksum_absent", "crossed", "errors"):
+    for key in (
+        "frames",
+        "book_updates",
+        "books",
+        "snapshots",
+        "gaps",
+        "resyncs",
+        "checksum_ok",
+        "checksum_failed",
+        "checksum_absent",
+        "crossed",
+        "errors",
+    ):
         assert isinstance(r[key], int), key
     assert r["books"] == 4  # 2 venues x 2 symbols
     assert r["checksum_ok"] > 100
@@ -87,7 +98,8 @@ def test_dropped_frame_is_a_gap_and_fails_unless_allowed(synth_recording, tmp_pa
     capsys.readouterr()
     assert main(["verify", str(tmp_path / "gap")]) == 1
     r = last_json(capsys)
-    assert r["gaps"] == 1 and r["resyncs"] >= 1
+    assert r["gaps"] == 1
+    assert r["resyncs"] >= 1
     assert main(["verify", "--allow-gaps", str(tmp_path / "gap")]) == 0
 
 
@@ -121,20 +133,35 @@ def test_bad_config_exits_2_naming_key(tmp_path, capsys):
 def test_synth_from_config(tmp_path, capsys):
     root = Path(__file__).resolve().parents[2]
     out = tmp_path / "cfg"
-    assert main(["synth", "--config", str(root / "configs/default.toml"), "--out", str(out),
-                 "--seconds", "5"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--config",
+                str(root / "configs/default.toml"),
+                "--out",
+                str(out),
+                "--seconds",
+                "5",
+            ]
+        )
+        == 0
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert {i["symbol"] for i in manifest["instruments"]} == {"BTC-USDT", "ETH-USDT"}
 
 
 def test_import_bad_input_names_file_and_line(tmp_path, capsys):
     bad = tmp_path / "top.csv"
-    bad.write_text("timestamp,symbol,b1,bv1,a1,av1\n2021-08-20 00:00:00,LINKUSDT.BNC,1,2,3,4\n"
-                   "2021-08-20 00:00:01,LINKUSDT.ZZZ,1,2,3,4\n")
+    bad.write_text(
+        "timestamp,symbol,b1,bv1,a1,av1\n2021-08-20 00:00:00,LINKUSDT.BNC,1,2,3,4\n"
+        "2021-08-20 00:00:01,LINKUSDT.ZZZ,1,2,3,4\n"
+    )
     assert main(["import", "--format", "topn-csv", "--out", str(tmp_path / "o"), str(bad)]) == 2
     err = capsys.readouterr().err
     assert "top.csv:3" in err
-    code = main(["import", "--format", "topn-csv", "--skip-bad", "--out", str(tmp_path / "o2"),
-                 str(bad)])
+    code = main(
+        ["import", "--format", "topn-csv", "--skip-bad", "--out", str(tmp_path / "o2"), str(bad)]
+    )
     assert code == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["skipped"] == 1

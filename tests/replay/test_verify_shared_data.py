@@ -42,7 +42,8 @@ def test_okx_2022_checksums_all_verify(shared_data, tmp_path, capsys):
     assert r["books"] == 3
     assert r["snapshots"] == 3
     assert r["book_updates"] == 290
-    assert r["trades"] > 0 and r["quotes"] > 0
+    assert r["trades"] > 0
+    assert r["quotes"] > 0
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
 from arb.core.events import Quote
 from arb.core.events import Trade
+from arb.core.scaler import RawScaler
 from arb.core.sequencing import BinanceFuturesRule
 from arb.core.sequencing import BinanceSpotRule
 from arb.core.sync import Outcome
@@ -23,7 +24,6 @@ from arb.core.sync import SyncState
 from arb.ports import FrameCodec
 from venues.binance.codec import BinanceCodec
 from venues.binance.instruments import inferred_instrument
-from venues.binance.schemas import RawScaler
 from venues.binance.symbols import rest_depth_path
 
 pytestmark = pytest.mark.unit

@@ -91,7 +91,10 @@ def test_crossed_book_is_detected_and_fails_check():
 def test_raw_strings_follow_levels_for_checksums():
     b = LocalBook("okx", "BTC-USDT", keep_raw=True)
     b.apply_snapshot(
-        [(5000, 110)], [(5001, 200), (5002, 300)], [["0.5000", "1.10"]], [["0.5001", "2"], ["0.5002", "3.000"]]
+        [(5000, 110)],
+        [(5001, 200), (5002, 300)],
+        [["0.5000", "1.10"]],
+        [["0.5001", "2"], ["0.5002", "3.000"]],
     )
     b.apply_deltas([], [(5001, 0)], [], [["0.5001", "0"]])
     assert b.raw_top(25) == ([("0.5000", "1.10")], [("0.5002", "3.000")])

@@ -22,7 +22,8 @@ venues = ["okx", "binance"]
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
     cfg = load_config(path)
-    assert cfg.pairs and cfg.venues
+    assert cfg.pairs
+    assert cfg.venues
 
 
 def test_minimal_config_gets_defaults(tmp_path):
@@ -37,17 +38,35 @@ def test_minimal_config_gets_defaults(tmp_path):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (GOOD.replace('kind = "okx"', 'kind = "okx"\ntker_fee_bps = 1'), r"venues\[0\]\.tker_fee_bps: unknown key"),
-        (GOOD.replace('kind = "okx"', 'kind = "okx"\ntaker_fee_bps = "x"'), r"venues\[0\]\.taker_fee_bps: expected `float`, got `str`"),
-        (GOOD.replace('kind = "okx"', 'kind = "okq"'), r"venues\[0\]\.kind: invalid enum value 'okq'"),
+        (
+            GOOD.replace('kind = "okx"', 'kind = "okx"\ntker_fee_bps = 1'),
+            r"venues\[0\]\.tker_fee_bps: unknown key",
+        ),
+        (
+            GOOD.replace('kind = "okx"', 'kind = "okx"\ntaker_fee_bps = "x"'),
+            r"venues\[0\]\.taker_fee_bps: expected `float`, got `str`",
+        ),
+        (
+            GOOD.replace('kind = "okx"', 'kind = "okq"'),
+            r"venues\[0\]\.kind: invalid enum value 'okq'",
+        ),
         (GOOD.replace('kind = "binance"\n', ""), r"venues\[1\]\.kind: required key is missing"),
-        (GOOD.replace('"okx", "binance"]', '"okx", "bnb"]'), r"pairs\[0\]\.venues\[1\]: venue 'bnb' is not defined"),
+        (
+            GOOD.replace('"okx", "binance"]', '"okx", "bnb"]'),
+            r"pairs\[0\]\.venues\[1\]: venue 'bnb' is not defined",
+        ),
         (GOOD.replace('"BTC-USDT"', '"BTCUSDT"'), r"pairs\[0\]\.symbol: symbol 'BTCUSDT'"),
-        (GOOD.replace('id = "binance"', 'id = "okx"'), r"venues\[1\]\.id: venue 'okx' is defined twice"),
+        (
+            GOOD.replace('id = "binance"', 'id = "okx"'),
+            r"venues\[1\]\.id: venue 'okx' is defined twice",
+        ),
         (GOOD + "\n[synth]\nsecnds = 3\n", r"synth\.secnds: unknown key"),
         (GOOD + "\n[synth]\nseconds = -1\n", r"synth\.seconds: must be > 0"),
         (GOOD.replace('kind = "okx"', 'kind = "ccxt"'), r"venues\[0\]\.exchange: required"),
-        (GOOD.replace('kind = "okx"', 'kind = "okx"\ntaker_fee_bps = 500'), r"venues\[0\]\.taker_fee_bps: 500"),
+        (
+            GOOD.replace('kind = "okx"', 'kind = "okx"\ntaker_fee_bps = 500'),
+            r"venues\[0\]\.taker_fee_bps: 500",
+        ),
         ("venues = [", r"not valid TOML"),
     ],
 )

@@ -40,9 +40,7 @@ def test_to_raw_of_non_decimal_raises_precision_error(s):
         to_raw(s, 4)
 
 
-@given(
-    st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False)
-)
+@given(st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False))
 def test_to_raw_round_trips_with_from_raw(d):
     s = f"{d:f}"
     raw = to_raw(s, 6)

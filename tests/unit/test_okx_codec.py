@@ -43,7 +43,7 @@ REST_BOOKS = "/api/v5/market/books?instId=BTC-USDT&sz=400"
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    return msgspec.json.decode((DATA / name).read_bytes())  # type: ignore[no-any-return]
+    return msgspec.json.decode((DATA / name).read_bytes())
 
 
 def encode(msg: dict[str, Any]) -> bytes:

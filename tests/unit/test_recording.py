@@ -12,8 +12,14 @@ from arb.recording import RecordingWriter
 from arb.recording import open_recording
 
 INST = Instrument.create(
-    venue="okx", symbol="BTC-USDT", venue_symbol="BTC-USDT", kind=InstrumentKind.SPOT,
-    base="BTC", quote="USDT", tick_size="0.1", lot_size="0.00000001",
+    venue="okx",
+    symbol="BTC-USDT",
+    venue_symbol="BTC-USDT",
+    kind=InstrumentKind.SPOT,
+    base="BTC",
+    quote="USDT",
+    tick_size="0.1",
+    lot_size="0.00000001",
 )
 
 
@@ -41,7 +47,8 @@ def test_frames_round_trip_byte_for_byte(tmp_path):
 def test_manifest_keeps_instrument_metadata_exactly(tmp_path):
     write(tmp_path / "r", [(1, "okx", "ws0", Kind.RECV, b"{}")])
     raw = msgspec.json.decode((tmp_path / "r" / MANIFEST).read_bytes())
-    assert raw["format"] == "arb-rec" and raw["version"] == 1
+    assert raw["format"] == "arb-rec"
+    assert raw["version"] == 1
     assert raw["instruments"][0]["tick_size"] == "0.1"
     assert raw["instruments"][0]["price_precision"] == 1
 
@@ -89,12 +96,12 @@ def test_unknown_version_is_refused(tmp_path):
     write(tmp_path / "r", [])
     p = tmp_path / "r" / MANIFEST
     p.write_bytes(p.read_bytes().replace(b'"version": 1', b'"version": 99'))
-    with pytest.raises(RecordingError, match="v99 is not supported"):
+    with pytest.raises(RecordingError, match=r"v99 is not supported"):
         open_recording(tmp_path / "r")
 
 
 def test_directory_without_manifest_is_not_a_recording(tmp_path):
-    with pytest.raises(RecordingError, match="no manifest.json"):
+    with pytest.raises(RecordingError, match=r"no manifest\.json"):
         open_recording(tmp_path)
 
 

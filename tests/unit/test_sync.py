@@ -20,17 +20,35 @@ from venues.okx.checksum import checksum_of
 
 def snap(seq, bids=((100, 1),), asks=((101, 1),), checksum=0, raw=None):
     return BookSnapshot(
-        venue="v", symbol="X", channel="books", ts_event=1, ts_recv=2, seq=seq,
-        bids=list(bids), asks=list(asks), checksum=checksum,
-        raw_bids=raw[0] if raw else None, raw_asks=raw[1] if raw else None,
+        venue="v",
+        symbol="X",
+        channel="books",
+        ts_event=1,
+        ts_recv=2,
+        seq=seq,
+        bids=list(bids),
+        asks=list(asks),
+        checksum=checksum,
+        raw_bids=raw[0] if raw else None,
+        raw_asks=raw[1] if raw else None,
     )
 
 
 def delta(first, last, prev=NO_SEQ, bids=(), asks=(), checksum=0, raw=None, ts=3):
     return BookDelta(
-        venue="v", symbol="X", channel="books", ts_event=ts, ts_recv=ts, first_seq=first,
-        last_seq=last, prev_seq=prev, bids=list(bids), asks=list(asks), checksum=checksum,
-        raw_bids=raw[0] if raw else None, raw_asks=raw[1] if raw else None,
+        venue="v",
+        symbol="X",
+        channel="books",
+        ts_event=ts,
+        ts_recv=ts,
+        first_seq=first,
+        last_seq=last,
+        prev_seq=prev,
+        bids=list(bids),
+        asks=list(asks),
+        checksum=checksum,
+        raw_bids=raw[0] if raw else None,
+        raw_asks=raw[1] if raw else None,
     )
 
 
@@ -157,7 +175,8 @@ def test_resync_after_gap_recovers_on_next_snapshot():
     assert not sync.valid
     assert sync.on_delta(delta(22, 23, 21)) is Outcome.BUFFERED
     assert sync.on_snapshot(snap(22)) is Outcome.APPLIED
-    assert sync.valid and sync.seq == 23
+    assert sync.valid
+    assert sync.seq == 23
     assert not sync.resync_requested
 
 

@@ -27,6 +27,7 @@ from arb.core.errors import DecodeError
 from arb.core.errors import UnknownInstrument
 from arb.core.events import MarketEvent
 from arb.core.instruments import Instrument
+from arb.core.scaler import RawScaler
 from arb.core.sequencing import BinanceFuturesRule
 from arb.core.sequencing import BinanceSpotRule
 from arb.core.sync import BookSpec
@@ -37,7 +38,6 @@ from venues.binance.schemas import BinanceEventMsg
 from venues.binance.schemas import BinanceSpotBookTickerMsg
 from venues.binance.schemas import BinanceSpotBookTickerStreamMsg
 from venues.binance.schemas import BinanceStreamMsg
-from venues.binance.schemas import RawScaler
 from venues.binance.symbols import MARKETS
 from venues.binance.symbols import parse_rest_depth_path
 

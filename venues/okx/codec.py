@@ -33,8 +33,7 @@ from arb.core.events import MarketEvent
 from arb.core.events import Quote
 from arb.core.events import Trade
 from arb.core.instruments import Instrument
-from arb.core.numbers import POW10
-from arb.core.numbers import to_raw
+from arb.core.scaler import RawScaler
 from arb.core.sequencing import NoSequenceRule
 from arb.core.sequencing import OkxRule
 from arb.core.sync import BookSpec
@@ -54,84 +53,12 @@ REST_BOOKS_PATH = "/api/v5/market/books"
 REST_BOOKS_CHANNEL = "books"
 """A REST book snapshot feeds the ``books`` book (same depth, same sequence ids)."""
 
-_MEMO_MAX = 1 << 16  # entries per memo before it is cleared (bounded memory)
 _PONG = b"pong"
 _SIDES = frozenset(("buy", "sell"))
 
 Rows = list[list[str]]
 Levels = list[tuple[int, int]]
 Memo = dict[str, int]
-
-
-class _Market:
-    # Per-instId state of the hot path: canonical symbol, precisions and the memos.
-    __slots__ = ("pmemo", "pp", "qmemo", "qp", "symbol")
-
-    def __init__(self, inst: Instrument) -> None:
-        self.symbol = inst.symbol
-        self.pp = inst.price_precision
-        self.qp = inst.size_precision
-        self.pmemo: Memo = {}
-        self.qmemo: Memo = {}
-
-    def px(self, s: str) -> int:
-        v = self.pmemo.get(s)
-        if v is None:
-            v = to_raw(s, self.pp)
-            if len(self.pmemo) >= _MEMO_MAX:
-                self.pmemo.clear()
-            self.pmemo[s] = v
-        return v
-
-    def qty(self, s: str) -> int:
-        v = self.qmemo.get(s)
-        if v is None:
-            v = to_raw(s, self.qp)
-            if len(self.qmemo) >= _MEMO_MAX:
-                self.qmemo.clear()
-            self.qmemo[s] = v
-        return v
-
-    def levels(self, rows: Rows) -> Levels:
-        """Convert book rows to ``[(px_raw, qty_raw)]`` in the same order.
-
-        Equal to ``[(inst.px_to_raw(r[0]), inst.qty_to_raw(r[1])) for r in rows]``, faster:
-        memo first, then ``to_raw``'s arithmetic inlined for strings that fit the precision.
-        """
-        pmemo = self.pmemo
-        qmemo = self.qmemo
-        pget = pmemo.get
-        qget = qmemo.get
-        pp = self.pp
-        qp = self.qp
-        out: Levels = []
-        append = out.append
-        try:
-            for r in rows:
-                ps = r[0]
-                qs = r[1]
-                p = pget(ps)
-                if p is None:
-                    a, _, f = ps.partition(".")
-                    n = pp - len(f)
-                    p = pmemo[ps] = int(a + f) * POW10[n] if n >= 0 else to_raw(ps, pp)
-                q = qget(qs)
-                if q is None:
-                    a, _, f = qs.partition(".")
-                    n = qp - len(f)
-                    q = qmemo[qs] = int(a + f) * POW10[n] if n >= 0 else to_raw(qs, qp)
-                append((p, q))
-        except ValueError:
-            # Not a number: let to_raw raise the PrecisionError that names the string.
-            for r in rows:
-                to_raw(r[0], pp)
-                to_raw(r[1], qp)
-            raise
-        if len(pmemo) > _MEMO_MAX:
-            pmemo.clear()
-        if len(qmemo) > _MEMO_MAX:
-            qmemo.clear()
-        return out
 
 
 Handler = Callable[[OkxWsMsg, OkxWsArgMsg, int], list[MarketEvent]]
@@ -151,7 +78,9 @@ class OkxCodec:
 
     def __init__(self, instruments: Iterable[Instrument]) -> None:
         self._instruments = [i for i in instruments if i.venue == VENUE]
-        self._markets: dict[str, _Market] = {i.venue_symbol: _Market(i) for i in self._instruments}
+        self._markets: dict[str, RawScaler] = {
+            i.venue_symbol: RawScaler(i) for i in self._instruments
+        }
         self._ws = msgspec.json.Decoder(OkxWsMsg)
         self._rest_books = msgspec.json.Decoder(OkxBooksRestMsg)
         self._any = msgspec.json.Decoder()
@@ -265,7 +194,7 @@ class OkxCodec:
             f"okx {conn} channel {channel!r}: unexpected shape ({e}): {payload[:120]!r}"
         ) from e
 
-    def _market(self, inst_id: str, channel: str) -> _Market:
+    def _market(self, inst_id: str, channel: str) -> RawScaler:
         m = self._markets.get(inst_id)
         if m is None:
             raise UnknownInstrument(
