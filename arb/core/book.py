@@ -111,19 +111,27 @@ class LocalBook:
     # -- reads ---------------------------------------------------------------------------
 
     def best_bid(self) -> Level | None:
-        """Best (highest) bid as ``(px_raw, qty_raw)``. Runtime complexity: O(log n)."""
-        return self.bids.peekitem(-1) if self.bids else None
+        """Best (highest) bid as ``(px_raw, qty_raw)``. Runtime complexity: O(1)."""
+        bids = self.bids
+        if not bids:
+            return None
+        px = bids._list._maxes[-1]
+        return (px, _dget(bids, px))
 
     def best_ask(self) -> Level | None:
-        """Best (lowest) ask as ``(px_raw, qty_raw)``. Runtime complexity: O(log n)."""
-        return self.asks.peekitem(0) if self.asks else None
+        """Best (lowest) ask as ``(px_raw, qty_raw)``. Runtime complexity: O(1)."""
+        asks = self.asks
+        if not asks:
+            return None
+        px = asks._list._lists[0][0]
+        return (px, _dget(asks, px))
 
     def is_crossed(self) -> bool:
-        """True when both sides exist and best bid >= best ask. Runtime complexity: O(log n)."""
+        """True when both sides exist and best bid >= best ask. Runtime complexity: O(1)."""
         bids, asks = self.bids, self.asks
         if not bids or not asks:
             return False
-        return bool(bids.keys()[-1] >= asks.keys()[0])
+        return bool(bids._list._maxes[-1] >= asks._list._lists[0][0])
 
     def is_empty(self) -> bool:
         return not self.bids and not self.asks
@@ -209,14 +217,27 @@ class LocalBook:
         )
 
 
+# The apply loops below do what ``SortedDict.__setitem__`` and ``SortedDict.pop`` do, without
+# their Python frames: membership and storage on the dict (C), order on the SortedDict's own
+# ``_list_add`` / ``_list_remove`` (bound ``SortedList`` methods, public since
+# sortedcontainers 2.0). Reads use ``SortedList._maxes`` / ``_lists`` for O(1) best levels.
+# ``tests/unit/test_book.py`` checks all of it against a naive model after every step.
+_dset = dict.__setitem__
+_dpop = dict.pop
+_dget = dict.__getitem__
+
+
 def _apply(side: SortedDict, levels: Sequence[Level]) -> None:
-    setitem = side.__setitem__
-    pop = side.pop
+    ladd = side._list_add
+    lremove = side._list_remove
     for px, qty in levels:
         if qty:
-            setitem(px, qty)
-        else:
-            pop(px, None)
+            if px not in side:
+                ladd(px)
+            _dset(side, px, qty)
+        elif px in side:
+            lremove(px)
+            _dpop(side, px)
 
 
 def _apply_raw(
@@ -225,13 +246,16 @@ def _apply_raw(
     levels: Sequence[Level],
     rows: RawRows,
 ) -> None:
-    setitem = side.__setitem__
-    pop = side.pop
+    ladd = side._list_add
+    lremove = side._list_remove
     raw_pop = raw.pop
     for (px, qty), row in zip(levels, rows, strict=True):
         if qty:
-            setitem(px, qty)
+            if px not in side:
+                ladd(px)
+            _dset(side, px, qty)
             raw[px] = (row[0], row[1])
-        else:
-            pop(px, None)
+        elif px in side:
+            lremove(px)
+            _dpop(side, px)
             raw_pop(px, None)

@@ -450,13 +450,28 @@ def test_decode_rest_books_is_a_books_snapshot(codec, conn):
 
 
 def test_rest_snapshot_bootstraps_the_ws_book(codec):
-    # REST seqId 102 is bracketed by the update 100 -> 105; its checksum verifies on top.
+    # Reference §3.6: subscribe and buffer the updates, then the REST snapshot (seqId 102) is
+    # bracketed by the update 100 -> 105 and every buffered update's checksum verifies on top.
     sync = codec.book_spec("BTC-USDT", "books").new_sync("okx", "BTC-USDT")
     rest = codec.decode("r", REST_BOOKS, (DATA / "rest_books.json").read_bytes(), TS_RECV)
     ws = [ev for f in frames("ws_books.json")[1:] for ev in decode_ws(codec, f)]
-    assert feed(sync, [*rest, *ws]) == [Outcome.APPLIED] * 4
+    assert feed(sync, ws) == [Outcome.BUFFERED] * 3
+    assert feed(sync, rest) == [Outcome.APPLIED]
     assert sync.seq == 3
     assert (sync.stats.checksum_ok, sync.stats.checksum_absent) == (3, 1)
+
+
+def test_checksums_after_a_rest_snapshot_resync_once_then_verify(codec):
+    # The REST snapshot carries no checksum, so the book keeps no raw strings; the first
+    # checksummed update cannot be verified: one resync, then the next snapshot keeps them.
+    sync = codec.book_spec("BTC-USDT", "books").new_sync("okx", "BTC-USDT")
+    rest = codec.decode("r", REST_BOOKS, (DATA / "rest_books.json").read_bytes(), TS_RECV)
+    ws = [ev for f in frames("ws_books.json")[1:] for ev in decode_ws(codec, f)]
+    assert feed(sync, [*rest, ws[0]]) == [Outcome.APPLIED, Outcome.BAD_CHECKSUM]
+    assert (sync.stats.checksum_unverified, sync.stats.checksum_failed) == (1, 0)
+    assert sync.resync_requested
+    assert feed(sync, [*ws, *rest]) == [*[Outcome.BUFFERED] * 3, Outcome.APPLIED]
+    assert sync.stats.checksum_ok == 3
 
 
 def test_rest_books_error_raises_venue_error(codec):

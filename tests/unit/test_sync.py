@@ -212,3 +212,15 @@ def test_book_keeps_venue_and_receive_time_of_last_update():
     sync.on_snapshot(snap(NO_SEQ))
     sync.on_delta(delta(NO_SEQ, NO_SEQ, bids=[(99, 1)], ts=77))
     assert (sync.book.ts_event, sync.book.ts_recv) == (77, 77)
+
+
+def test_book_keeps_raw_strings_only_while_checksums_are_sent():
+    raw = ([["1", "1"]], [["2", "1"]])
+    spec = BookSpec(OkxRule(), book_checksum)
+    zero = spec.new_sync("okx", "X")
+    zero.on_snapshot(snap(1, raw=raw))
+    assert not zero.book.keep_raw  # OKX sends checksum 0 since June 2026: nothing to verify
+    live = spec.new_sync("okx", "X")
+    live.on_snapshot(snap(1, checksum=checksum_of([("1", "1")], [("2", "1")]), raw=raw))
+    assert live.book.keep_raw
+    assert live.stats.checksum_ok == 1
