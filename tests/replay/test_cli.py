@@ -165,3 +165,17 @@ def test_import_bad_input_names_file_and_line(tmp_path, capsys):
     )
     assert code == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["skipped"] == 1
+
+
+def test_frames_of_a_venue_without_codec_are_reported_unchecked(tmp_path, capsys):
+    from arb.recording import Kind
+    from arb.recording import RecordingWriter
+
+    w = RecordingWriter(tmp_path / "r", source="test")
+    w.write(1, "kraken", "ws0", Kind.RECV, b'{"channel":"book"}')
+    w.write(2, "kraken", "ws0", Kind.OPEN, b"wss://example.invalid")
+    w.close()
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "r")]) == 0
+    r = last_json(capsys)
+    assert (r["frames"], r["unsupported_frames"], r["control_frames"]) == (2, 1, 1)
