@@ -10,10 +10,11 @@ class FakeTTY(io.StringIO):
 
 
 def test_no_progress_bar_when_piped(monkeypatch):
-    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
     with progress_bar("verify", 10) as update:
         assert update is None
-    assert sys.stderr.getvalue() == ""
+    assert piped.getvalue() == ""
 
 
 def test_progress_bar_drawn_on_a_terminal(monkeypatch):
