@@ -10,9 +10,11 @@ from typing import Protocol
 
 from arb.core.events import MarketEvent
 from arb.core.instruments import Instrument
+from arb.core.messages import Command
+from arb.core.messages import OrderEvent
 from arb.core.sync import BookSpec
 
-__all__ = ["FrameCodec"]
+__all__ = ["Clock", "ExecutionVenue", "FrameCodec"]
 
 
 class FrameCodec(Protocol):
@@ -35,4 +37,37 @@ class FrameCodec(Protocol):
 
     def instruments(self) -> list[Instrument]:
         """The instruments this codec was built with."""
+        ...
+
+
+class Clock(Protocol):
+    """Time source: ``LiveClock`` reads the system clock, ``ReplayClock`` is advanced by the
+    replayer. The core never reads a clock; the shell passes ``now_ns()`` in."""
+
+    def now_ns(self) -> int: ...
+
+
+class ExecutionVenue(Protocol):
+    """Orders out, order events back: implemented by the simulated venue and live adapters.
+
+    The engine calls ``submit`` at time ``now``; the venue delivers ``OrderEvent``s whose
+    ``ts_recv`` is when the engine sees them (after the venue's latency). A simulated venue is
+    driven by time: ``due()`` is the next time it has something to do, ``advance(now)`` does
+    everything due up to ``now`` and returns the events the engine receives by then.
+    """
+
+    venue: str
+
+    def submit(self, cmd: Command, now: int) -> None: ...
+
+    def on_market(self, event: MarketEvent) -> None:
+        """The venue's own market data (the simulated venue matches against it)."""
+        ...
+
+    def due(self) -> int | None: ...
+
+    def advance(self, now: int) -> list[OrderEvent]: ...
+
+    def balances(self) -> dict[str, int]:
+        """Available balance per asset at AMOUNT_PRECISION."""
         ...
