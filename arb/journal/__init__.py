@@ -1,0 +1,75 @@
+"""The journal: an embedded SQLite file holding what the engine saw, decided, sent and received.
+
+One file per run directory (``DIR/journal.sqlite``), in WAL mode. ``Journal`` writes it (one
+``record_*`` method per record type, taking the core messages) and reads it back;
+``open_journal`` opens one read-only for reports.
+
+Tables (schema version 1; column types in ``arb.journal.schema``)::
+
+    schema_version  version, amount_precision
+    runs            run, run_id, config_digest, recording, started_wall_ns
+    instruments     (venue, symbol), price_precision, size_precision, body (Instrument JSON)
+    opportunities   id (unique), ts, kind, symbol, quote, legs (JSON), gross, fees, haircut,
+                    expected_profit, expected_profit_bps, inputs (JSON, sorted keys)
+    decisions       ts, opportunity_id, decision (TRADE | REFUSED), code
+    orders          PlaceOrder commands: (venue, client_order_id) unique, symbol, side,
+                    order_type, px, qty, ts, opportunity_id
+    cancels         CancelOrder commands: venue, client_order_id, symbol, ts
+    order_events    every OrderAccepted/Rejected/Filled/Canceled as received (duplicates too):
+                    venue, client_order_id, type, ts_event, ts_recv, body (tagged JSON)
+    fills           unique (venue, trade_id): client_order_id, side, px, qty, fee, fee_ccy,
+                    liquidity, ts_event, ts_recv
+    rollbacks       ts, opportunity_id, decision (HEDGE | UNWIND | ESCALATE | DONE),
+                    residual_qty, residual_notional, cost, code
+    balances        ts, venue, asset, amount
+    pnl             ts, realized, fees, unhedged_notional
+
+Every event table has an INTEGER ``seq`` primary key in the order written. Money is exact
+decimal TEXT at ``AMOUNT_PRECISION``; raw prices and sizes are INTEGER (see the instruments
+table for their precisions); times are INTEGER ns.
+
+Durability: each ``record_*`` is atomic; commits happen every ``commit_every`` events and on
+``flush()``/``close()``. A killed process loses only what was not committed yet, and a reopened
+journal never shows part of an event or of a batch.
+
+Determinism: ``digest()`` is a sha256 over the rows (not the file bytes), so the same events in
+the same order give the same digest on every run and machine. Left out of it:
+``runs.started_wall_ns`` (wall clock) and ``runs.recording`` (a path). Decision latency measured
+in process is not journaled at all (it belongs to the report).
+"""
+
+from arb.journal.reader import Balance
+from arb.journal.reader import Decision
+from arb.journal.reader import Fill
+from arb.journal.reader import JournalReader
+from arb.journal.reader import OpenOrder
+from arb.journal.reader import Pnl
+from arb.journal.reader import Rollback
+from arb.journal.reader import Run
+from arb.journal.reader import Totals
+from arb.journal.reader import open_journal
+from arb.journal.schema import DECISIONS
+from arb.journal.schema import ROLLBACK_DECISIONS
+from arb.journal.schema import SCHEMA_VERSION
+from arb.journal.schema import JournalError
+from arb.journal.writer import SYNCHRONOUS
+from arb.journal.writer import Journal
+
+__all__ = [
+    "DECISIONS",
+    "ROLLBACK_DECISIONS",
+    "SCHEMA_VERSION",
+    "SYNCHRONOUS",
+    "Balance",
+    "Decision",
+    "Fill",
+    "Journal",
+    "JournalError",
+    "JournalReader",
+    "OpenOrder",
+    "Pnl",
+    "Rollback",
+    "Run",
+    "Totals",
+    "open_journal",
+]

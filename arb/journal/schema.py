@@ -1,0 +1,184 @@
+"""The journal's SQLite schema (version 1), its digest rules and its error.
+
+Column representations, one per column:
+
+- times (``ts``, ``ts_event``, ``ts_recv``, ``started_wall_ns``): INTEGER nanoseconds;
+- raw prices and sizes (``px``, ``qty``, ``residual_qty``): INTEGER at the instrument's
+  precisions, which the ``instruments`` table holds (a raw value must fit SQLite's signed
+  64-bit INTEGER, else the write raises ``OverflowError`` and the event is not journaled);
+- money (fees, profits, costs, balances, PnL, notionals): TEXT, the exact decimal string of the
+  amount at ``AMOUNT_PRECISION`` (``from_raw(amount, 12)``: ``"-1.250000000000"``). Amounts at
+  ``10**12`` per unit overflow 64 bits past ~9.2 million units, so they are never INTEGER. Sum
+  them in Python (``to_raw``), never with SQL ``SUM`` (which goes through floating point);
+- sides: TEXT ``BUY`` / ``SELL``; order types: TEXT ``limit`` / ``ioc`` / ``fok`` / ``market``;
+- structured values (legs, inputs, order events, instruments): TEXT, msgspec JSON (exact ints).
+"""
+
+from __future__ import annotations
+
+from arb.core.errors import ArbError
+
+__all__ = [
+    "DECISIONS",
+    "DIGEST_TABLES",
+    "EVENT_TYPES",
+    "ROLLBACK_DECISIONS",
+    "SCHEMA_VERSION",
+    "TERMINAL_EVENT_TYPES",
+    "JournalError",
+]
+
+SCHEMA_VERSION = 1
+
+DECISIONS = ("TRADE", "REFUSED")
+"""What the engine did with an opportunity."""
+
+ROLLBACK_DECISIONS = ("HEDGE", "UNWIND", "ESCALATE", "DONE")
+"""What the rollback planner decided for an opportunity whose legs filled unequally."""
+
+EVENT_TYPES = ("OrderAccepted", "OrderRejected", "OrderFilled", "OrderCanceled")
+"""``order_events.type``: the msgspec tag (class name) of the event."""
+
+TERMINAL_EVENT_TYPES = ("OrderRejected", "OrderCanceled")
+"""Events after which an order is no longer open (as is an order whose fills reach its qty);
+``JournalReader.open_orders`` spells them out in its query."""
+
+
+class JournalError(ArbError):
+    """A journal file cannot be opened or used (not a journal, other schema version, closed)."""
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+DDL = f"""
+CREATE TABLE schema_version (
+    version INTEGER PRIMARY KEY,
+    amount_precision INTEGER NOT NULL
+);
+CREATE TABLE runs (
+    run INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    config_digest TEXT NOT NULL,
+    recording TEXT NOT NULL,
+    started_wall_ns INTEGER NOT NULL
+);
+CREATE TABLE instruments (
+    venue TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    price_precision INTEGER NOT NULL,
+    size_precision INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (venue, symbol)
+);
+CREATE TABLE opportunities (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    ts INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    quote TEXT NOT NULL,
+    legs TEXT NOT NULL,
+    gross TEXT NOT NULL,
+    fees TEXT NOT NULL,
+    haircut TEXT NOT NULL,
+    expected_profit TEXT NOT NULL,
+    expected_profit_bps REAL NOT NULL,
+    inputs TEXT NOT NULL
+);
+CREATE TABLE decisions (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    opportunity_id TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ({_in(DECISIONS)})),
+    code TEXT NOT NULL
+);
+CREATE TABLE orders (
+    seq INTEGER PRIMARY KEY,
+    venue TEXT NOT NULL,
+    client_order_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')),
+    order_type TEXT NOT NULL,
+    px INTEGER NOT NULL,
+    qty INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    opportunity_id TEXT NOT NULL,
+    UNIQUE (venue, client_order_id)
+);
+CREATE TABLE cancels (
+    seq INTEGER PRIMARY KEY,
+    venue TEXT NOT NULL,
+    client_order_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    ts INTEGER NOT NULL
+);
+CREATE TABLE order_events (
+    seq INTEGER PRIMARY KEY,
+    venue TEXT NOT NULL,
+    client_order_id TEXT NOT NULL,
+    type TEXT NOT NULL CHECK (type IN ({_in(EVENT_TYPES)})),
+    ts_event INTEGER NOT NULL,
+    ts_recv INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX order_events_by_order ON order_events (venue, client_order_id);
+CREATE TABLE fills (
+    seq INTEGER PRIMARY KEY,
+    venue TEXT NOT NULL,
+    trade_id TEXT NOT NULL,
+    client_order_id TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')),
+    px INTEGER NOT NULL,
+    qty INTEGER NOT NULL,
+    fee TEXT NOT NULL,
+    fee_ccy TEXT NOT NULL,
+    liquidity TEXT NOT NULL,
+    ts_event INTEGER NOT NULL,
+    ts_recv INTEGER NOT NULL,
+    UNIQUE (venue, trade_id)
+);
+CREATE INDEX fills_by_order ON fills (venue, client_order_id);
+CREATE TABLE rollbacks (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    opportunity_id TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ({_in(ROLLBACK_DECISIONS)})),
+    residual_qty INTEGER NOT NULL,
+    residual_notional TEXT NOT NULL,
+    cost TEXT NOT NULL,
+    code TEXT NOT NULL
+);
+CREATE TABLE balances (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    venue TEXT NOT NULL,
+    asset TEXT NOT NULL,
+    amount TEXT NOT NULL
+);
+CREATE TABLE pnl (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    realized TEXT NOT NULL,
+    fees TEXT NOT NULL,
+    unhedged_notional TEXT NOT NULL
+);
+"""
+
+DIGEST_TABLES: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("schema_version", "version", frozenset()),
+    # started_wall_ns is wall-clock time; recording is a file-system path (machine-dependent).
+    ("runs", "run", frozenset({"started_wall_ns", "recording"})),
+    ("instruments", "venue, symbol", frozenset()),
+    ("opportunities", "seq", frozenset()),
+    ("decisions", "seq", frozenset()),
+    ("orders", "seq", frozenset()),
+    ("cancels", "seq", frozenset()),
+    ("order_events", "seq", frozenset()),
+    ("fills", "seq", frozenset()),
+    ("rollbacks", "seq", frozenset()),
+    ("balances", "seq", frozenset()),
+    ("pnl", "seq", frozenset()),
+)
+"""``(table, ORDER BY, columns left out of the digest)`` for every table, in digest order."""
