@@ -1,0 +1,574 @@
+"""Rollback planner: from the legs' fills, the commands that flatten a broken opportunity.
+
+Pure: no clock, no I/O. The executor calls ``plan`` after every event of an opportunity whose
+legs are not all filled (and on its budget timer) and sends the returned commands; rollback
+is data. The same inputs give the same ``Plan``, byte for byte.
+
+Model. Leg ``i`` of an opportunity was meant to trade ``Q_i`` (``leg.qty``) on its venue; its
+effective fill ``F_i`` is what its own orders filled, plus what rollback orders of the same
+side filled, minus what rollback orders of the other side filled. The legs chain (what one
+buys the next sells: two legs for spatial, three for a triangle), so the opportunity is
+balanced when every leg filled the same fraction ``F_i / Q_i``. Two ways to get there:
+
+- **HEDGE**: bring every leg up to the largest fraction, trading the missing quantity on the
+  legs that under-filled, same side, as limit IOC at the leg's original limit moved at most
+  ``max_hedge_slippage_bps`` against us (the bound);
+- **UNWIND**: bring every leg down to the smallest fraction, reversing the excess of the legs
+  that over-filled, as limit IOC at the executable price moved ``max_unwind_slippage_bps``
+  against us (a marketable order with a bounded price).
+
+Rule (deterministic):
+
+1. an order still in flight -> **WAIT** (its fills would change the answer); in-flight orders
+   older than ``order_timeout_ms``, or all of them once escalating, are cancelled;
+2. nothing to trade after rounding to the lot -> **DONE** ``UNWIND_SKIPPED: residual_qty=0``;
+   every asset's residual within ``residual_tolerance`` -> **DONE**
+   ``UNWIND_SKIPPED: within_tolerance``;
+3. each way is priced with ``pricer`` (the price that takes the quantity now) and valued in the
+   home currency: what its orders pay and receive, every asset at ``marks``. A way is viable
+   when its orders are priced, at least the instrument's minimum size and notional, not on a
+   (leg, side) whose earlier rollback order was rejected, and, for HEDGE, within the bound;
+4. when ``time_budget_ms - escalation_lead_ms`` has elapsed, or a leg has had
+   ``max_attempts`` rollback orders -> **ESCALATE**: the better-valued way ignoring price
+   bounds (an unpriced way ranks last; both unpriced -> unwind), sent as
+   ``escalation_order_type`` (MARKET, or IOC at the price moved ``escalation_slippage_bps``);
+5. otherwise the viable way with the higher value (ties: HEDGE, which completes the trade);
+6. no viable way: **WAIT** ``no_price`` / ``beyond_slippage`` while a way failed only on
+   price (escalation will come), else **DONE** ``UNWIND_SKIPPED: <why the unwind cannot be
+   sent>`` (``rejected``, ``below_min_size``).
+
+Client order ids: the rollback orders of leg ``i`` (of ``n``) are leg ``n + i`` of the
+opportunity, attempt ``k`` = how many rollback orders that leg already has. Re-planning the
+same state gives the same ids (a re-send is never doubled by the venue); a new attempt only
+exists once the previous rollback order is in the state the executor passes in.
+
+Residual exposure per asset (``residual_exposure``) is the net amount the fills moved
+(buys, sells and fees in the legs' own assets), valued at ``marks`` in the home currency at
+AMOUNT_PRECISION (signed: long > 0), rounded away from zero. The home asset (where the profit
+lands) is not exposure. Planning is on quantities; a fee charged in the base is reported in
+the residual but cannot be traded below a lot.
+
+Spot and linear instruments (``contract_value`` multiplies the size); not inverse contracts.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from fractions import Fraction
+
+import msgspec
+
+from arb.core.errors import InvariantViolation
+from arb.core.instruments import Instrument
+from arb.core.messages import CancelOrder
+from arb.core.messages import Command
+from arb.core.messages import OrderType
+from arb.core.messages import PlaceOrder
+from arb.core.messages import client_order_id
+from arb.core.money import AMOUNT_PRECISION
+from arb.core.money import PPM
+from arb.core.money import bps_to_ppm
+from arb.core.money import notional_amount
+from arb.core.numbers import POW10
+from arb.core.numbers import to_raw
+from arb.core.opportunity import Leg
+from arb.core.orders import Order
+from arb.core.orders import OrderState
+from arb.core.types import Side
+
+__all__ = [
+    "DONE_BALANCED",
+    "DONE_WITHIN_TOLERANCE",
+    "Decision",
+    "LegFills",
+    "Plan",
+    "Pricer",
+    "UnwindConfig",
+    "plan",
+    "residual_exposure",
+    "top_of_book_pricer",
+    "unit_value",
+]
+
+NS_PER_MS = 1_000_000
+UNIT = POW10[AMOUNT_PRECISION]
+
+Pricer = Callable[[str, str, Side, int], int | None]
+"""``(venue, symbol, side, qty) -> raw price`` that takes ``qty`` on that side now (the worst
+level a walk touches), or ``None`` when the book cannot say (no depth, stale, invalid)."""
+
+DONE_BALANCED = "UNWIND_SKIPPED: residual_qty=0"
+DONE_WITHIN_TOLERANCE = "UNWIND_SKIPPED: within_tolerance"
+
+
+class Decision(enum.StrEnum):
+    HEDGE = "hedge"
+    """Complete the short legs at a bounded worse price."""
+    UNWIND = "unwind"
+    """Reverse the excess of the long legs at a bounded price."""
+    ESCALATE = "escalate"
+    """Budget nearly spent (or attempts used up): marketable orders, ``direction`` says which."""
+    WAIT = "wait"
+    """Orders in flight (maybe cancels to send), or no price yet: plan again on the next event."""
+    DONE = "done"
+    """Nothing more to send: balanced, within tolerance, or refused (``reason``)."""
+
+
+class UnwindConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Rollback limits. Times in ms from the opportunity's start; slippage in bps."""
+
+    time_budget_ms: int = 3000
+    escalation_lead_ms: int = 1000
+    """Escalate when this much of the budget is left (and after the budget)."""
+    order_timeout_ms: int = 1000
+    """Cancel an in-flight order (no terminal event) this old."""
+    max_hedge_slippage_bps: float = 10.0
+    """A hedge may cost at most this much worse than the leg's original limit price."""
+    max_unwind_slippage_bps: float = 20.0
+    """An unwind's limit is the executable price moved this much against us."""
+    escalation_slippage_bps: float = 100.0
+    """An IOC escalation's limit is the executable price moved this much against us."""
+    escalation_order_type: OrderType = OrderType.MARKET
+    """MARKET, or IOC at a far price for venues without market orders."""
+    residual_tolerance: int = 0
+    """Residual per asset (home value, AMOUNT_PRECISION) left alone."""
+    max_attempts: int = 3
+    """Rollback orders per leg before escalating."""
+
+    def __post_init__(self) -> None:
+        if self.escalation_order_type not in (OrderType.MARKET, OrderType.IOC):
+            raise ValueError("escalation_order_type must be 'market' or 'ioc'")
+        ints = (self.time_budget_ms, self.escalation_lead_ms, self.order_timeout_ms)
+        if min(ints) < 0 or self.residual_tolerance < 0 or self.max_attempts < 1:
+            raise ValueError("times and residual_tolerance must be >= 0, max_attempts >= 1")
+        if self.escalation_lead_ms > self.time_budget_ms:
+            raise ValueError("escalation_lead_ms must not exceed time_budget_ms")
+        bps = (
+            self.max_hedge_slippage_bps,
+            self.max_unwind_slippage_bps,
+            self.escalation_slippage_bps,
+        )
+        if not all(0 <= b < 10_000 for b in bps):
+            raise ValueError("slippage bps must be in [0, 10000)")
+
+
+class LegFills(msgspec.Struct, frozen=True, kw_only=True):
+    """One leg of an opportunity with every order sent for it.
+
+    ``orders`` are the leg's own orders (client order ids ``(opportunity, i, attempt)``, the
+    leg's side); ``rollbacks`` are the orders the planner asked for on this leg, in the order
+    they were sent (either side: a hedge has the leg's side, an unwind the other one).
+    """
+
+    leg: Leg
+    inst: Instrument
+    orders: tuple[Order, ...]
+    rollbacks: tuple[Order, ...] = ()
+
+
+class Plan(msgspec.Struct, frozen=True, kw_only=True):
+    """What to send now and why: the decision record the journal keeps."""
+
+    decision: Decision
+    reason: str
+    """A code: ``HEDGE: within_slippage``, ``UNWIND: cheaper``, ``UNWIND_SKIPPED: ...``."""
+    commands: tuple[Command, ...]
+    direction: str = ""
+    """``"hedge"`` or ``"unwind"`` for HEDGE, UNWIND and ESCALATE orders; else empty."""
+    deltas: tuple[int, ...] = ()
+    """Signed quantity per leg sent by this plan (> 0: more of the leg, < 0: reversed)."""
+    residual: dict[str, int] = {}
+    """``residual_exposure`` before these commands."""
+    elapsed_ns: int = 0
+    hedge_value: int | None = None
+    """Home value (AMOUNT_PRECISION) of the hedge orders at the quoted prices; None: unpriced."""
+    unwind_value: int | None = None
+
+
+def top_of_book_pricer(best: Mapping[tuple[str, str], tuple[int | None, int | None]]) -> Pricer:
+    """A ``Pricer`` from ``{(venue, symbol): (best_bid, best_ask)}``, whatever the quantity."""
+
+    def price(venue: str, symbol: str, side: Side, qty: int) -> int | None:
+        bid, ask = best.get((venue, symbol), (None, None))
+        return ask if side is Side.BUY else bid
+
+    return price
+
+
+def unit_value(inst: Instrument, px: int) -> int:
+    """Home value of one unit of ``inst``'s base at raw price ``px`` (a ``marks`` entry)."""
+    return notional_amount(inst, px, POW10[inst.size_precision], round_up=False)
+
+
+def residual_exposure(
+    legs: Sequence[LegFills], marks: Mapping[str, int], home: str
+) -> dict[str, int]:
+    """Net position per asset of the legs' fills, valued in ``home`` at AMOUNT_PRECISION.
+
+    ``marks[asset]`` is the home value of one unit of ``asset`` (see ``unit_value``); it may be
+    missing for a flat asset. Keys: every base and quote of the legs but ``home``, sorted.
+    Signed (long > 0), rounded away from zero so that a limit never under-counts.
+    """
+    net = _net_amounts(legs)
+    out: dict[str, int] = {}
+    for asset in sorted(net):
+        if asset == home:
+            continue
+        amount = net[asset]
+        if not amount:
+            out[asset] = 0
+            continue
+        q = -(-abs(amount) * _mark(marks, asset, home) // UNIT)
+        out[asset] = q if amount > 0 else -q
+    return out
+
+
+def plan(
+    opportunity_id: str,
+    home: str,
+    legs: Sequence[LegFills],
+    pricer: Pricer,
+    marks: Mapping[str, int],
+    config: UnwindConfig,
+    *,
+    now_ns: int,
+    start_ns: int,
+) -> Plan:
+    """Decide the rollback step for one opportunity (see the module docstring for the rule).
+
+    ``home`` is the opportunity's quote (where profit lands), ``start_ns`` when its legs were
+    sent. Raises ``InvariantViolation`` on inconsistent legs or time running backwards.
+    """
+    if now_ns < start_ns:
+        raise InvariantViolation(f"opportunity {opportunity_id}: now {now_ns} < start {start_ns}")
+    _check_legs(opportunity_id, legs)
+    elapsed = now_ns - start_ns
+    residual = residual_exposure(legs, marks, home)
+    escalating = _escalation(legs, config, elapsed)
+    base = Plan(
+        decision=Decision.WAIT, reason="", commands=(), residual=residual, elapsed_ns=elapsed
+    )
+    in_flight = [o for lf in legs for o in (*lf.orders, *lf.rollbacks) if not o.is_terminal]
+    if in_flight:
+        timeout = config.order_timeout_ms * NS_PER_MS
+        cancels = tuple(
+            CancelOrder(
+                venue=o.venue, symbol=o.symbol, client_order_id=o.client_order_id, ts=now_ns
+            )
+            for o in in_flight
+            if o.state is not OrderState.CANCEL_PENDING
+            and (escalating or now_ns - o.ts_sent >= timeout)
+        )
+        return msgspec.structs.replace(base, reason="WAIT: in_flight", commands=cancels)
+    fills = [_net_fill(lf) for lf in legs]
+    hedge = _way(legs, fills, _ref(legs, fills, max), Decision.HEDGE, pricer, marks, home, config)
+    unwind = _way(legs, fills, _ref(legs, fills, min), Decision.UNWIND, pricer, marks, home, config)
+    base = msgspec.structs.replace(base, hedge_value=hedge.value, unwind_value=unwind.value)
+    if not any(hedge.deltas) and not any(unwind.deltas):
+        return msgspec.structs.replace(base, decision=Decision.DONE, reason=DONE_BALANCED)
+    if all(abs(v) <= config.residual_tolerance for v in residual.values()):
+        return msgspec.structs.replace(base, decision=Decision.DONE, reason=DONE_WITHIN_TOLERANCE)
+    if escalating:
+        return _escalate(opportunity_id, legs, hedge, unwind, base, escalating, config, now_ns)
+    way = _choose(hedge, unwind)
+    if way is None:
+        soft = [w.blocker for w in (unwind, hedge) if w.blocker in _PRICE_BLOCKERS]
+        if soft:
+            return msgspec.structs.replace(base, reason=f"WAIT: {soft[0]}")
+        return msgspec.structs.replace(
+            base, decision=Decision.DONE, reason=f"UNWIND_SKIPPED: {unwind.blocker}"
+        )
+    if way is hedge:
+        reason = "HEDGE: within_slippage"
+    elif hedge.blocker:
+        reason = f"UNWIND: hedge_{hedge.blocker}"
+    else:
+        reason = "UNWIND: cheaper"
+    return msgspec.structs.replace(
+        base,
+        decision=way.kind,
+        reason=reason,
+        direction=way.kind.value,
+        deltas=tuple(way.deltas),
+        commands=_orders(opportunity_id, legs, way, way.limits, OrderType.IOC, now_ns),
+    )
+
+
+# -- internals -------------------------------------------------------------------------------
+
+_PRICE_BLOCKERS = ("no_price", "beyond_slippage")
+
+
+class _Way(msgspec.Struct, kw_only=True):
+    # One way to balance the legs: per-leg signed deltas, the executable price of each
+    # non-zero delta, the IOC limit for it, its value, and why it cannot be sent ("" if it can).
+    kind: Decision
+    deltas: list[int]
+    prices: list[int | None]
+    limits: list[int]
+    value: int | None
+    blocker: str
+    hard_blocker: str  # what escalation does not lift (size, rejection); "" if nothing
+
+
+def _check_legs(opportunity_id: str, legs: Sequence[LegFills]) -> None:
+    if not legs:
+        raise InvariantViolation(f"opportunity {opportunity_id}: no legs")
+    for i, lf in enumerate(legs):
+        leg = lf.leg
+        if leg.qty <= 0:
+            raise InvariantViolation(f"opportunity {opportunity_id} leg {i}: qty {leg.qty}")
+        if (lf.inst.venue, lf.inst.symbol) != (leg.venue, leg.symbol):
+            raise InvariantViolation(
+                f"opportunity {opportunity_id} leg {i}: instrument {lf.inst.venue}/"
+                f"{lf.inst.symbol} for {leg.venue}/{leg.symbol}"
+            )
+        for o in (*lf.orders, *lf.rollbacks):
+            if (o.venue, o.symbol) != (leg.venue, leg.symbol):
+                raise InvariantViolation(
+                    f"opportunity {opportunity_id} leg {i}: order {o.client_order_id} is on "
+                    f"{o.venue}/{o.symbol}, the leg on {leg.venue}/{leg.symbol}"
+                )
+        for o in lf.orders:
+            if o.side is not leg.side:
+                raise InvariantViolation(
+                    f"opportunity {opportunity_id} leg {i}: order {o.client_order_id} is "
+                    f"{o.side.name}, the leg {leg.side.name}"
+                )
+
+
+def _escalation(legs: Sequence[LegFills], config: UnwindConfig, elapsed: int) -> str:
+    if elapsed >= (config.time_budget_ms - config.escalation_lead_ms) * NS_PER_MS:
+        return "ESCALATE: budget"
+    if any(len(lf.rollbacks) >= config.max_attempts for lf in legs):
+        return "ESCALATE: max_attempts"
+    return ""
+
+
+def _mark(marks: Mapping[str, int], asset: str, home: str) -> int:
+    if asset == home:
+        return UNIT
+    m = marks.get(asset)
+    if m is None:
+        raise InvariantViolation(f"no mark for {asset} in {home}")
+    return m
+
+
+def _base_amount(inst: Instrument, qty: int) -> int:
+    # At price 1.0 the notional of qty is the base amount (times the contract value).
+    return notional_amount(inst, POW10[inst.price_precision], qty, round_up=False)
+
+
+def _net_amounts(legs: Sequence[LegFills]) -> dict[str, int]:
+    net: dict[str, int] = {}
+    for lf in legs:
+        base, quote = lf.inst.base, lf.inst.quote
+        net.setdefault(base, 0)
+        net.setdefault(quote, 0)
+        for o in (*lf.orders, *lf.rollbacks):
+            s = int(o.side)
+            net[base] += s * _base_amount(lf.inst, o.filled_qty)
+            net[quote] -= s * o.notional
+            for ccy, fee in o.fees.items():
+                if ccy in (base, quote):
+                    net[ccy] -= fee
+    return net
+
+
+def _net_fill(lf: LegFills) -> int:
+    side = lf.leg.side
+    f = sum(o.filled_qty for o in lf.orders)
+    for o in lf.rollbacks:
+        f += o.filled_qty if o.side is side else -o.filled_qty
+    return f
+
+
+def _ref(legs: Sequence[LegFills], fills: list[int], pick: Callable[..., int]) -> int:
+    # The leg whose fill fraction is the largest (hedge) or smallest (unwind); first on ties.
+    return int(pick(range(len(legs)), key=lambda i: Fraction(fills[i], legs[i].leg.qty)))
+
+
+def _deltas(legs: Sequence[LegFills], fills: list[int], ref: int) -> list[int]:
+    # Signed quantity per leg to reach the reference leg's fraction, rounded half up to the lot.
+    qk, fk = legs[ref].leg.qty, fills[ref]
+    out = []
+    for lf, f in zip(legs, fills, strict=True):
+        lot = lf.inst.lot_raw
+        num = fk * lf.leg.qty - f * qk
+        den = qk * lot
+        out.append((2 * num + den) // (2 * den) * lot)
+    return out
+
+
+def _move(px: int, side: Side, ppm: int, tick: int) -> int:
+    # px moved ppm against us, on the tick, never past the bound (buy: floor, sell: ceil),
+    # never less aggressive than px, and at least one tick.
+    if side is Side.BUY:
+        return max(px * (PPM + ppm) // (PPM * tick) * tick, px)
+    return max(min(-(-px * (PPM - ppm) // (PPM * tick)) * tick, px), tick)
+
+
+def _order_side(leg: Leg, delta: int) -> Side:
+    return leg.side if delta > 0 else leg.side.opposite
+
+
+def _too_small(inst: Instrument, qty: int, px: int | None) -> bool:
+    if qty < to_raw(inst.min_size, inst.size_precision):
+        return True
+    if px is None or inst.min_notional in ("0", ""):
+        return False
+    amount = notional_amount(inst, px, qty, round_up=False)
+    return amount < to_raw(inst.min_notional, AMOUNT_PRECISION)
+
+
+def _was_rejected(lf: LegFills, side: Side) -> bool:
+    return any(o.side is side and o.state is OrderState.REJECTED for o in lf.rollbacks)
+
+
+def _way(
+    legs: Sequence[LegFills],
+    fills: list[int],
+    ref: int,
+    kind: Decision,
+    pricer: Pricer,
+    marks: Mapping[str, int],
+    home: str,
+    config: UnwindConfig,
+) -> _Way:
+    deltas = _deltas(legs, fills, ref)
+    hedge = kind is Decision.HEDGE
+    ppm = bps_to_ppm(config.max_hedge_slippage_bps if hedge else config.max_unwind_slippage_bps)
+    prices: list[int | None] = []
+    limits: list[int] = []
+    value: int | None = 0
+    blocker = hard = ""
+    for lf, d in zip(legs, deltas, strict=True):
+        if not d:
+            prices.append(None)
+            limits.append(0)
+            continue
+        inst, qty, side = lf.inst, abs(d), _order_side(lf.leg, d)
+        px = pricer(lf.leg.venue, lf.leg.symbol, side, qty)
+        prices.append(px)
+        limit = _move(lf.leg.px if hedge else (px or 0), side, ppm, inst.tick_raw)
+        limits.append(limit)
+        if _was_rejected(lf, side):
+            hard = hard or "rejected"
+        elif _too_small(inst, qty, px if px is not None else lf.leg.px):
+            hard = hard or "below_min_size"
+        if px is None:
+            blocker = blocker or "no_price"
+            value = None
+        else:
+            if hedge and (px > limit if side is Side.BUY else px < limit):
+                blocker = blocker or "beyond_slippage"
+            if value is not None:
+                value += _flow_value(inst, side, qty, px, marks, home)
+    if value is not None:
+        value //= UNIT
+    return _Way(
+        kind=kind,
+        deltas=deltas,
+        prices=prices,
+        limits=limits,
+        value=value,
+        blocker=hard or blocker,
+        hard_blocker=hard,
+    )
+
+
+def _flow_value(
+    inst: Instrument, side: Side, qty: int, px: int, marks: Mapping[str, int], home: str
+) -> int:
+    # Home value (times UNIT) of what one order pays and receives, both assets at their marks.
+    s = int(side)
+    base = s * _base_amount(inst, qty) * _mark(marks, inst.base, home)
+    quote = -s * notional_amount(inst, px, qty, round_up=side is Side.BUY)
+    return base + quote * _mark(marks, inst.quote, home)
+
+
+def _better(hedge: _Way, unwind: _Way) -> _Way:
+    # The higher value; an unpriced way ranks last; ties go to the hedge.
+    if hedge.value is None:
+        return unwind
+    if unwind.value is None:
+        return hedge
+    return hedge if hedge.value >= unwind.value else unwind
+
+
+def _choose(hedge: _Way, unwind: _Way) -> _Way | None:
+    viable = [w for w in (hedge, unwind) if not w.blocker]
+    if len(viable) == 2:
+        return _better(hedge, unwind)
+    return viable[0] if viable else None
+
+
+def _escalate(
+    opportunity_id: str,
+    legs: Sequence[LegFills],
+    hedge: _Way,
+    unwind: _Way,
+    base: Plan,
+    reason: str,
+    config: UnwindConfig,
+    now_ns: int,
+) -> Plan:
+    viable = [w for w in (hedge, unwind) if not w.hard_blocker]
+    if not viable:
+        return msgspec.structs.replace(
+            base, decision=Decision.DONE, reason=f"UNWIND_SKIPPED: {unwind.hard_blocker}"
+        )
+    if len(viable) == 1:
+        way = viable[0]
+    elif hedge.value is None and unwind.value is None:
+        way = unwind
+    else:
+        way = _better(hedge, unwind)
+    otype = config.escalation_order_type
+    limits = [0] * len(legs)
+    if otype is OrderType.IOC:
+        ppm = bps_to_ppm(config.escalation_slippage_bps)
+        for i, (lf, d) in enumerate(zip(legs, way.deltas, strict=True)):
+            if d:
+                px = way.prices[i] or lf.leg.px
+                limits[i] = _move(px, _order_side(lf.leg, d), ppm, lf.inst.tick_raw)
+    return msgspec.structs.replace(
+        base,
+        decision=Decision.ESCALATE,
+        reason=reason,
+        direction=way.kind.value,
+        deltas=tuple(way.deltas),
+        commands=_orders(opportunity_id, legs, way, limits, otype, now_ns),
+    )
+
+
+def _orders(
+    opportunity_id: str,
+    legs: Sequence[LegFills],
+    way: _Way,
+    limits: list[int],
+    otype: OrderType,
+    now_ns: int,
+) -> tuple[Command, ...]:
+    n = len(legs)
+    out: list[Command] = []
+    for i, (lf, d) in enumerate(zip(legs, way.deltas, strict=True)):
+        if not d:
+            continue
+        out.append(
+            PlaceOrder(
+                venue=lf.leg.venue,
+                symbol=lf.leg.symbol,
+                client_order_id=client_order_id(opportunity_id, n + i, len(lf.rollbacks)),
+                side=_order_side(lf.leg, d),
+                order_type=otype,
+                px=limits[i],
+                qty=abs(d),
+                ts=now_ns,
+                opportunity_id=opportunity_id,
+            )
+        )
+    return tuple(out)
