@@ -19,6 +19,9 @@ import msgspec
 
 from arb.core.errors import ConfigError
 from arb.core.instruments import parse_symbol
+from arb.core.risk import RiskConfig
+from arb.core.unwind import UnwindConfig
+from venues.sim.config import SimVenueConfig
 
 __all__ = ["Config", "EngineConfig", "PairConfig", "SynthConfig", "VenueConfig", "load_config"]
 
@@ -42,6 +45,8 @@ class VenueConfig(_Strict, kw_only=True, frozen=True):
     maker_fee_bps: float = 8.0
     exchange: str = ""
     """ccxt exchange id when ``kind = "ccxt"``."""
+    sim: SimVenueConfig | None = None
+    """How the simulated venue behaves in replay and paper mode (``[venues.sim]``)."""
 
 
 class PairConfig(_Strict, kw_only=True, frozen=True):
@@ -59,6 +64,8 @@ class Config(_Strict, kw_only=True, frozen=True):
     venues: list[VenueConfig]
     pairs: list[PairConfig]
     synth: SynthConfig = SynthConfig()
+    risk: RiskConfig = RiskConfig()
+    rollback: UnwindConfig = UnwindConfig()
 
     def venue(self, venue_id: str) -> VenueConfig:
         for v in self.venues:

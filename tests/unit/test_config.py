@@ -68,6 +68,15 @@ def test_minimal_config_gets_defaults(tmp_path):
             r"venues\[0\]\.taker_fee_bps: 500",
         ),
         ("venues = [", r"not valid TOML"),
+        (GOOD + "\n[risk]\nmax_open_order = 3\n", r"risk\.max_open_order: unknown key"),
+        (
+            GOOD + '\n[rollback]\ntime_budget_ms = "x"\n',
+            r"rollback\.time_budget_ms: expected `int`",
+        ),
+        (
+            GOOD.replace('kind = "okx"', 'kind = "okx"\n[venues.sim]\nreject_rat = 0.1'),
+            r"venues\[0\]\.sim\.reject_rat: unknown key",
+        ),
     ],
 )
 def test_bad_config_names_file_and_key_path(tmp_path, edit, message):
@@ -81,3 +90,23 @@ def test_bad_config_names_file_and_key_path(tmp_path, edit, message):
 def test_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_risk_rollback_and_sim_sections_decode(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text(
+        GOOD.replace(
+            'kind = "okx"',
+            'kind = "okx"\n[venues.sim]\norder_latency = 25.0\nreject_rate = 0.01\n'
+            '[venues.sim.balances]\nUSDT = "10000"\nBTC = "0.5"',
+        )
+        + '\n[risk]\nmax_open_orders = 4\ndaily_loss_limit_quote = "50"\n'
+        + "\n[rollback]\ntime_budget_ms = 2000\n"
+    )
+    cfg = load_config(p)
+    assert cfg.risk.max_open_orders == 4
+    assert cfg.rollback.time_budget_ms == 2000
+    sim = cfg.venue("okx").sim
+    assert sim is not None
+    assert sim.reject_rate == 0.01
+    assert cfg.venue("binance").sim is None
