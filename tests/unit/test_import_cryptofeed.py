@@ -15,8 +15,8 @@ from arb.recording import open_recording
 pytestmark = pytest.mark.unit
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "import"
-WS = DATA / "OKX.ws.1.0"
-REST = DATA / "OKX.0"
+WS = DATA / "OKX.ws.handmade"
+REST = DATA / "OKX.rest.handmade"
 
 
 def test_ws_file_gives_connect_sent_and_received_frames_with_exact_times(tmp_path):
@@ -60,7 +60,7 @@ def test_rest_file_instruments_go_to_manifest_and_other_responses_to_frames(tmp_
     eth = rec.manifest.instruments[1]
     assert (eth.inverse, eth.contract_value, eth.source) == (True, "10", "venue")
     notes = rec.manifest.notes
-    assert notes["configuration OKX.0"] == '{"l2_book":["BTC-USDT"],"trades":["ETH-USD-PERP"]}'
+    assert notes["configuration OKX.rest.handmade"] == '{"l2_book":["BTC-USDT"],"trades":["ETH-USD-PERP"]}'
     assert notes["connections"] == "ws0=wss://ws.okx.com:8443/ws/v5/public"
     assert "2 of 3 instruments" in notes["instruments"]
     assert (report.start_ns, report.end_ns) == (1699999999700000000, 1700000000600000000)

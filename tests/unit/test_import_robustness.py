@@ -18,7 +18,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "import"
 CASES = [
     ("topn-csv", ["orderbook_aa.csv"]),
     ("tardis", ["tardis_incremental_book_L2.csv"]),
-    ("cryptofeed", ["OKX.ws.1.0", "OKX.0"]),
+    ("cryptofeed", ["OKX.ws.handmade", "OKX.rest.handmade"]),
 ]
 garbage = st.one_of(
     st.text(max_size=60),

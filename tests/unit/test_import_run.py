@@ -24,7 +24,7 @@ def test_formats_are_the_documented_ones():
 
 def test_unknown_format_is_refused(tmp_path):
     with pytest.raises(RecordingError, match="unknown import format 'parquet'"):
-        run_import("parquet", [DATA / "OKX.0"], tmp_path / "out")
+        run_import("parquet", [DATA / "OKX.rest.handmade"], tmp_path / "out")
 
 
 def test_no_inputs_or_missing_input_is_refused(tmp_path):
@@ -36,9 +36,9 @@ def test_no_inputs_or_missing_input_is_refused(tmp_path):
 
 
 def test_out_holding_a_recording_is_refused(tmp_path):
-    run_import("cryptofeed", [DATA / "OKX.0"], tmp_path / "out")
+    run_import("cryptofeed", [DATA / "OKX.rest.handmade"], tmp_path / "out")
     with pytest.raises(RecordingError, match="already holds a recording"):
-        run_import("cryptofeed", [DATA / "OKX.0"], tmp_path / "out")
+        run_import("cryptofeed", [DATA / "OKX.rest.handmade"], tmp_path / "out")
     assert open_recording(tmp_path / "out").manifest.frames == 1
 
 
