@@ -44,6 +44,7 @@ fmt: $(STAMP) ## format and autofix with ruff
 bench: $(STAMP) ## benchmarks: pytest-benchmark, then the side-by-side run against ccxt's OrderBook
 	$(BIN)/python -m pytest bench -q -m bench --benchmark-enable -p no:cacheprovider
 	$(BIN)/python -m bench.compare_ccxt
+	$(BIN)/python -m bench.compare_pipeline
 
 verify-shared: $(STAMP) ## import and verify the recorded markets in ../shared/data
 	@[ -d $(SHARED) ] || { echo "no $(SHARED): recorded data is not here"; exit 1; }

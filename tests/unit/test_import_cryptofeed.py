@@ -60,7 +60,10 @@ def test_rest_file_instruments_go_to_manifest_and_other_responses_to_frames(tmp_
     eth = rec.manifest.instruments[1]
     assert (eth.inverse, eth.contract_value, eth.source) == (True, "10", "venue")
     notes = rec.manifest.notes
-    assert notes["configuration OKX.rest.handmade"] == '{"l2_book":["BTC-USDT"],"trades":["ETH-USD-PERP"]}'
+    assert (
+        notes["configuration OKX.rest.handmade"]
+        == '{"l2_book":["BTC-USDT"],"trades":["ETH-USD-PERP"]}'
+    )
     assert notes["connections"] == "ws0=wss://ws.okx.com:8443/ws/v5/public"
     assert "2 of 3 instruments" in notes["instruments"]
     assert (report.start_ns, report.end_ns) == (1699999999700000000, 1700000000600000000)
