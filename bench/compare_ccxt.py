@@ -217,6 +217,33 @@ def arb_pipeline(s: BookStream, *, checksummed: bool) -> tuple[Step, Callable[[]
     return step, final
 
 
+def ccxt_apply_frame(books: dict[str, Any], loads: Callable[[bytes], Any], frame: bytes) -> Any:
+    """One OKX ``books`` frame the way ccxt.pro's okx handler applies it; returns the book.
+
+    Parse; read ``arg``/``action``; per ``data`` entry, ``float()`` both strings of every row and
+    ``store`` them (asks, then bids); check ``prevSeqId`` against the nonce; keep ``seqId`` and
+    the timestamp. Shared by every ccxt baseline so they all do the same work.
+    """
+    msg = loads(frame)
+    inst_id = msg["arg"]["instId"]
+    if msg["action"] == "snapshot":
+        books[inst_id] = OrderBook({}, 400)
+    ob = books[inst_id]
+    asks_store = ob["asks"].store
+    bids_store = ob["bids"].store
+    for d in msg["data"]:
+        for row in d["asks"]:
+            asks_store(float(row[0]), float(row[1]))
+        for row in d["bids"]:
+            bids_store(float(row[0]), float(row[1]))
+        prev = d["prevSeqId"]
+        if prev != -1 and ob["nonce"] != prev:
+            raise AssertionError(f"nonce {ob['nonce']} != prevSeqId {prev}")
+        ob["nonce"] = d["seqId"]
+        ob["timestamp"] = int(d["ts"])
+    return ob
+
+
 def ccxt_pipeline(s: BookStream, loads: Callable[[bytes], Any]) -> tuple[Step, Callable[[], Book]]:
     """The work of ccxt.pro okx ``handle_order_book_message``, without its helper calls.
 
@@ -228,24 +255,7 @@ def ccxt_pipeline(s: BookStream, loads: Callable[[bytes], Any]) -> tuple[Step, C
     books: dict[str, Any] = {}
 
     def step(frame: bytes) -> None:
-        msg = loads(frame)
-        arg = msg["arg"]
-        inst_id = arg["instId"]
-        if msg["action"] == "snapshot":
-            books[inst_id] = OrderBook({}, 400)
-        ob = books[inst_id]
-        asks_store = ob["asks"].store
-        bids_store = ob["bids"].store
-        for d in msg["data"]:
-            for row in d["asks"]:
-                asks_store(float(row[0]), float(row[1]))
-            for row in d["bids"]:
-                bids_store(float(row[0]), float(row[1]))
-            prev = d["prevSeqId"]
-            if prev != -1 and ob["nonce"] != prev:
-                raise AssertionError(f"nonce {ob['nonce']} != prevSeqId {prev}")
-            ob["nonce"] = d["seqId"]
-            ob["timestamp"] = int(d["ts"])
+        ccxt_apply_frame(books, loads, frame)
 
     step(s.snapshot_frame)
     return step, lambda: ccxt_levels(books[INST_ID])
@@ -596,7 +606,7 @@ async def _main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_name() -> str:
+def default_name() -> str:
     name = re.sub(r"[^A-Za-z0-9_.-]", "", socket.gethostname())
     return name or "machine"
 
@@ -608,7 +618,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--updates", type=int, default=20_000, help="updates in the stream")
     p.add_argument("--reps", type=int, default=5, help="repetitions per case")
     p.add_argument("--seed", type=int, default=20260621)
-    p.add_argument("--name", default=_default_name(), help="result file suffix (hostname)")
+    p.add_argument("--name", default=default_name(), help="result file suffix (hostname)")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
     return asyncio.run(_main(args))

@@ -66,12 +66,13 @@ from bench.compare_ccxt import RESULTS
 from bench.compare_ccxt import SYMBOL
 from bench.compare_ccxt import TS_RECV
 from bench.compare_ccxt import Summary
-from bench.compare_ccxt import _default_name
 from bench.compare_ccxt import arb_levels
 from bench.compare_ccxt import arb_pipeline
+from bench.compare_ccxt import ccxt_apply_frame
 from bench.compare_ccxt import ccxt_levels
 from bench.compare_ccxt import ccxt_pipeline
 from bench.compare_ccxt import clock_overhead_ns
+from bench.compare_ccxt import default_name
 from bench.compare_ccxt import machine
 from bench.compare_ccxt import model_levels
 from bench.compare_ccxt import okx_instrument
@@ -265,7 +266,7 @@ def _walk(asks: Any, bids: Any, buy_rate: float, sell_rate: float, cap: float) -
     return qty, cost, profit
 
 
-def ccxt_decide(  # noqa: C901 (one inlined hot path, as a hand-rolled bot has it)
+def ccxt_decide(
     s: BookStream,
     bn_payloads: Sequence[bytes],
     ts: Sequence[int],
@@ -302,24 +303,7 @@ def ccxt_decide(  # noqa: C901 (one inlined hot path, as a hand-rolled bot has i
 
     def step(item: Item) -> CcxtDecision:
         frame, now = item
-        # -- as compare_ccxt.ccxt_pipeline: parse, float(), store, prevSeqId, timestamp
-        msg = loads(frame)
-        inst_id = msg["arg"]["instId"]
-        if msg["action"] == "snapshot":
-            books[inst_id] = OrderBook({}, 400)
-        ob = books[inst_id]
-        asks_store = ob["asks"].store
-        bids_store = ob["bids"].store
-        for d in msg["data"]:
-            for row in d["asks"]:
-                asks_store(float(row[0]), float(row[1]))
-            for row in d["bids"]:
-                bids_store(float(row[0]), float(row[1]))
-            prev = d["prevSeqId"]
-            if prev != -1 and ob["nonce"] != prev:
-                raise AssertionError(f"nonce {ob['nonce']} != prevSeqId {prev}")
-            ob["nonce"] = d["seqId"]
-            ob["timestamp"] = int(d["ts"])
+        ob = ccxt_apply_frame(books, loads, frame)
         # -- the decision: tops after fees, then staleness and a walk when crossed
         asks, bids = ob["asks"], ob["bids"]
         bn = bn_book[0]
@@ -531,7 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--updates", type=int, default=20_000, help="OKX updates in the stream")
     p.add_argument("--reps", type=int, default=5, help="repetitions per case")
     p.add_argument("--seed", type=int, default=20260621)
-    p.add_argument("--name", default=_default_name(), help="result file suffix (hostname)")
+    p.add_argument("--name", default=default_name(), help="result file suffix (hostname)")
     p.add_argument("--no-write", action="store_true", help="print only")
     return _main(p.parse_args(argv))
 
