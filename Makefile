@@ -8,7 +8,7 @@ SHARED := ../shared/data
 OUT := build
 
 .DEFAULT_GOAL := help
-.PHONY: help venv replay test lint fmt bench verify-shared clean
+.PHONY: help venv replay replay-linkusdt test lint fmt bench verify-shared clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,11 +23,18 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install arb with its dev tools
 
-replay: $(STAMP) ## the main job: write the synthetic market of configs/default.toml and verify it
-	rm -rf $(OUT)/synth
-	$(BIN)/arb check-config configs/default.toml
-	$(BIN)/arb synth --config configs/default.toml --out $(OUT)/synth
+replay: $(STAMP) ## the main job: trade the synthetic market (written if missing) -> build/replay-synth/report.md
+	$(BIN)/arb check-config configs/replay-synth.toml
+	@[ -f $(OUT)/synth/manifest.json ] || { rm -rf $(OUT)/synth && $(BIN)/arb synth --config configs/replay-synth.toml --out $(OUT)/synth; }
 	$(BIN)/arb verify $(OUT)/synth
+	$(BIN)/arb replay configs/replay-synth.toml --data $(OUT)/synth --out $(OUT)/replay-synth
+
+replay-linkusdt: $(STAMP) ## Binance vs Huobi LINK/USDT (../shared/data) -> build/replay-linkusdt/report.md
+	@[ -d $(SHARED)/binance-huobi-linkusdt-20210820 ] || { echo "no $(SHARED)/binance-huobi-linkusdt-20210820: recorded data is not here"; exit 1; }
+	$(BIN)/arb check-config configs/replay-linkusdt.toml
+	rm -rf $(OUT)/linkusdt
+	$(BIN)/arb import --format topn-csv --out $(OUT)/linkusdt $(SHARED)/binance-huobi-linkusdt-20210820/orderbook_bnc.csv $(SHARED)/binance-huobi-linkusdt-20210820/orderbook_hb.csv
+	$(BIN)/arb replay configs/replay-linkusdt.toml --data $(OUT)/linkusdt --out $(OUT)/replay-linkusdt
 
 test: $(STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest -q

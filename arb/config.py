@@ -6,24 +6,45 @@ A bad config stops arb at start with the file, the key path and what was expecte
     configs/x.toml: pairs[1].venues[0]: venue 'okk' is not defined in [[venues]]
 
 Secrets never live here: credentials come from the environment (see the live issue).
+
+One owner per number, so that two sections cannot disagree:
+
+- fees: ``venues[i].taker_fee_bps`` / ``maker_fee_bps`` (the detector prices with them, the
+  simulated venue charges them); ``[venues.sim]`` takes no fees;
+- quote age: ``risk.max_quote_age_ms`` (the detector and the send-time check both use it);
+  ``[detector]`` takes no ``max_quote_age_ms``;
+- expected order latency (for the haircut): ``venues[i].order_latency_ms``, defaulting to the
+  median of the simulated venue's latency law when there is one.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from decimal import Decimal
+from decimal import InvalidOperation
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
+from arb.core.detector import DetectorConfig
 from arb.core.errors import ConfigError
 from arb.core.instruments import parse_symbol
 from arb.core.risk import RiskConfig
 from arb.core.unwind import UnwindConfig
 from venues.sim.config import SimVenueConfig
 
-__all__ = ["Config", "EngineConfig", "PairConfig", "SynthConfig", "VenueConfig", "load_config"]
+__all__ = [
+    "Config",
+    "EngineConfig",
+    "InstrumentOverride",
+    "PairConfig",
+    "ReplayConfig",
+    "SynthConfig",
+    "VenueConfig",
+    "load_config",
+]
 
 VenueKind = Literal["okx", "binance", "binance-usdm", "binance-coinm", "ccxt", "sim"]
 
@@ -34,8 +55,6 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=T
 
 class EngineConfig(_Strict, kw_only=True, frozen=True):
     name: str = "arb"
-    max_book_age_ms: int = 2_000
-    """Books older than this are stale: the detector will not read them."""
 
 
 class VenueConfig(_Strict, kw_only=True, frozen=True):
@@ -45,6 +64,9 @@ class VenueConfig(_Strict, kw_only=True, frozen=True):
     maker_fee_bps: float = 8.0
     exchange: str = ""
     """ccxt exchange id when ``kind = "ccxt"``."""
+    order_latency_ms: float | None = None
+    """Expected decision-to-match time used by the detector's latency haircut. Default: the
+    median of ``[venues.sim] order_latency`` when set, else 50 ms."""
     sim: SimVenueConfig | None = None
     """How the simulated venue behaves in replay and paper mode (``[venues.sim]``)."""
 
@@ -52,6 +74,27 @@ class VenueConfig(_Strict, kw_only=True, frozen=True):
 class PairConfig(_Strict, kw_only=True, frozen=True):
     symbol: str
     venues: list[str]
+
+
+class InstrumentOverride(_Strict, kw_only=True, frozen=True):
+    """Order rules of an instrument whose metadata the recording lacks or only inferred
+    (``[[instruments]]``); ``""`` keeps the recorded value. Decimal strings."""
+
+    venue: str
+    symbol: str
+    tick_size: str = ""
+    lot_size: str = ""
+    min_size: str = ""
+    min_notional: str = ""
+
+
+class ReplayConfig(_Strict, kw_only=True, frozen=True):
+    run_id: str = "replay"
+    """Written in the journal (part of its digest): keep it fixed for comparable runs."""
+    commit_every: int = 500
+    """Journal events per commit (a killed replay loses at most this many)."""
+    drain_ms: int = 30_000
+    """After the last frame, how long the virtual clock may run to finish open trades."""
 
 
 class SynthConfig(_Strict, kw_only=True, frozen=True):
@@ -66,6 +109,9 @@ class Config(_Strict, kw_only=True, frozen=True):
     synth: SynthConfig = SynthConfig()
     risk: RiskConfig = RiskConfig()
     rollback: UnwindConfig = UnwindConfig()
+    detector: DetectorConfig = DetectorConfig()
+    instruments: list[InstrumentOverride] = []
+    replay: ReplayConfig = ReplayConfig()
 
     def venue(self, venue_id: str) -> VenueConfig:
         for v in self.venues:
@@ -105,6 +151,7 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{p}: no such config file") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: not valid TOML: {e}") from e
+    _check_owners(raw, p)
     try:
         cfg = msgspec.convert(raw, Config)
     except msgspec.ValidationError as e:
@@ -117,10 +164,56 @@ def load_config(path: str | Path) -> Config:
 def _check(cfg: Config, p: Path) -> None:
     ids = _check_venues(cfg, p)
     _check_pairs(cfg, p, ids)
+    for i, ov in enumerate(cfg.instruments):
+        if ov.venue not in ids:
+            raise ConfigError(
+                f"{p}: instruments[{i}].venue: venue {ov.venue!r} is not defined in [[venues]]"
+            )
+        for name in ("tick_size", "lot_size", "min_size", "min_notional"):
+            value = getattr(ov, name)
+            if value and not _positive_decimal(value, allow_zero=name.startswith("min")):
+                raise ConfigError(
+                    f"{p}: instruments[{i}].{name}: {value!r} is not a positive decimal string"
+                )
     if cfg.synth.seconds <= 0:
         raise ConfigError(f"{p}: synth.seconds: must be > 0, was {cfg.synth.seconds}")
-    if cfg.engine.max_book_age_ms <= 0:
-        raise ConfigError(f"{p}: engine.max_book_age_ms: must be > 0")
+    if cfg.replay.commit_every < 1:
+        raise ConfigError(f"{p}: replay.commit_every: must be >= 1")
+    if cfg.replay.drain_ms < 0:
+        raise ConfigError(f"{p}: replay.drain_ms: must be >= 0")
+    if not cfg.replay.run_id.isprintable() or not cfg.replay.run_id:
+        raise ConfigError(f"{p}: replay.run_id: must be a non-empty printable string")
+
+
+_OWNED = {
+    "detector": {
+        "max_quote_age_ms": "risk.max_quote_age_ms",
+        "venues": "[[venues]] (taker_fee_bps, order_latency_ms)",
+        "default_venue": "[[venues]] (taker_fee_bps, order_latency_ms)",
+    },
+    "sim": {
+        "taker_fee_ppm": "venues[i].taker_fee_bps",
+        "maker_fee_ppm": "venues[i].maker_fee_bps",
+    },
+}
+
+
+def _check_owners(raw: dict[str, object], p: Path) -> None:
+    # A number with two homes would let them disagree: name the one place it is set.
+    det = raw.get("detector")
+    if isinstance(det, dict):
+        for key, owner in _OWNED["detector"].items():
+            if key in det:
+                raise ConfigError(f"{p}: detector.{key}: set it as {owner}")
+    venues = raw.get("venues")
+    if isinstance(venues, list):
+        for i, v in enumerate(venues):
+            sim = v.get("sim") if isinstance(v, dict) else None
+            if isinstance(sim, dict):
+                for key, owner in _OWNED["sim"].items():
+                    if key in sim:
+                        owner_i = owner.replace("[i]", f"[{i}]")
+                        raise ConfigError(f"{p}: venues[{i}].sim.{key}: set it as {owner_i}")
 
 
 def _check_venues(cfg: Config, p: Path) -> set[str]:
@@ -153,3 +246,11 @@ def _check_pairs(cfg: Config, p: Path, ids: set[str]) -> None:
                 raise ConfigError(
                     f"{p}: pairs[{i}].venues[{j}]: venue {vid!r} is not defined in [[venues]]"
                 )
+
+
+def _positive_decimal(s: str, *, allow_zero: bool) -> bool:
+    try:
+        d = Decimal(s)
+    except InvalidOperation:
+        return False
+    return d.is_finite() and (d >= 0 if allow_zero else d > 0)

@@ -678,7 +678,8 @@ class SpatialDetector:
             return (
                 DetectorRefusal.BELOW_MIN_PROFIT.value,
                 f"{_name(pair)}: expected profit {p.profit} ({p.bps:.3f} bps of {cost}) is below "
-                f"{pair.min_profit} or {self.config.min_profit_bps} bps (at 1e-12 quote)",
+                f"{pair.min_profit} or {self.config.min_profit_bps} bps "
+                f"(at 1e-{AMOUNT_PRECISION} quote)",
             )
         return p
 
@@ -822,7 +823,7 @@ def _finish(
             return (
                 DetectorRefusal.SIZE_BELOW_MIN.value,
                 f"{_name(pair)}: notional {cost} / {proceeds} is below the minimum "
-                f"{buy.min_notional} / {sell.min_notional} (1e-12 {pair.quote})",
+                f"{buy.min_notional} / {sell.min_notional} (1e-{AMOUNT_PRECISION} {pair.quote})",
             )
         fee_sell = fee_amount(proceeds, sell.fee_ppm)
         hc_buy = _ceil_rate(cost, buy_q.haircut_ppb)

@@ -1,9 +1,10 @@
 """Money amounts and fees, exactly.
 
 Amounts of a currency (fees, PnL, balances, notionals) are integers at ``AMOUNT_PRECISION``
-decimals (``1 USDT`` = ``10**12``). A notional ``px_raw * qty_raw`` is at scale
-``price_precision + size_precision`` of its instrument; ``notional_amount`` rescales it, rounding
-toward the side that never flatters the trader (costs up, proceeds down).
+decimals (``1 USDT`` = ``10**18``: the decimals of ERC-20 tokens, and of the finest sizes in
+recorded venue data). A notional ``px_raw * qty_raw`` is at the scale
+``price_precision + size_precision`` of its instrument; ``notional_amount`` rescales it,
+rounding toward the side that never flatters the trader (costs up, proceeds down).
 
 Fees are integers in parts per million of notional (``ppm``): 10 bps = 1000 ppm, a maker rebate
 is negative. ``fee_amount`` rounds a charge up and a rebate down (toward zero gain).
@@ -24,7 +25,7 @@ __all__ = [
     "notional_amount",
 ]
 
-AMOUNT_PRECISION = 12
+AMOUNT_PRECISION = 18
 PPM = 1_000_000
 
 

@@ -249,7 +249,7 @@ class JournalReader:
                 ts=t,
                 opportunity_id=o,
                 decision=d,
-                residual_qty=q,
+                residual_qty=int(q),
                 residual_notional=_amt(n),
                 cost=_amt(c),
                 code=code,
@@ -285,7 +285,7 @@ class JournalReader:
             order = _order(r)
             key = (order.venue, order.client_order_id)
             filled = sum(
-                q
+                int(q)
                 for (q,) in self._rows(
                     "SELECT qty FROM fills WHERE venue = ? AND client_order_id = ?", key
                 )
@@ -425,8 +425,8 @@ def _order(r: Any) -> PlaceOrder:
         client_order_id=cid,
         side=Side[side],
         order_type=OrderType(order_type),
-        px=px,
-        qty=qty,
+        px=int(px),
+        qty=int(qty),
         ts=ts,
         opportunity_id=opp,
     )
@@ -439,8 +439,8 @@ def _fill(r: Any) -> Fill:
         client_order_id=cid,
         trade_id=trade_id,
         side=Side[side],
-        px=px,
-        qty=qty,
+        px=int(px),
+        qty=int(qty),
         fee=_amt(fee),
         fee_ccy=fee_ccy,
         liquidity=liq,

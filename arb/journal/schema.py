@@ -1,14 +1,15 @@
-"""The journal's SQLite schema (version 1), its digest rules and its error.
+"""The journal's SQLite schema (version 2), its digest rules and its error.
 
 Column representations, one per column:
 
 - times (``ts``, ``ts_event``, ``ts_recv``, ``started_wall_ns``): INTEGER nanoseconds;
-- raw prices and sizes (``px``, ``qty``, ``residual_qty``): INTEGER at the instrument's
-  precisions, which the ``instruments`` table holds (a raw value must fit SQLite's signed
-  64-bit INTEGER, else the write raises ``OverflowError`` and the event is not journaled);
+- raw prices and sizes (``px``, ``qty``, ``residual_qty``): TEXT, the decimal digits of the
+  raw integer at the instrument's precisions, which the ``instruments`` table holds. Not
+  INTEGER: a size with 18 decimals (as some venues publish) overflows SQLite's 64 bits past
+  9.2 units, and SQLite would silently store such a number as a float;
 - money (fees, profits, costs, balances, PnL, notionals): TEXT, the exact decimal string of the
-  amount at ``AMOUNT_PRECISION`` (``from_raw(amount, 12)``: ``"-1.250000000000"``). Amounts at
-  ``10**12`` per unit overflow 64 bits past ~9.2 million units, so they are never INTEGER. Sum
+  amount at ``AMOUNT_PRECISION`` (``from_raw(amount, 18)``: ``"-1.250000000000000000"``).
+  Amounts at ``10**18`` per unit overflow 64 bits past ~9.2 units, so they are never INTEGER. Sum
   them in Python (``to_raw``), never with SQL ``SUM`` (which goes through floating point);
 - sides: TEXT ``BUY`` / ``SELL``; order types: TEXT ``limit`` / ``ioc`` / ``fok`` / ``market``;
 - structured values (legs, inputs, order events, instruments): TEXT, msgspec JSON (exact ints).
@@ -28,7 +29,7 @@ __all__ = [
     "JournalError",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DECISIONS = ("TRADE", "REFUSED")
 """What the engine did with an opportunity."""
@@ -101,8 +102,8 @@ CREATE TABLE orders (
     symbol TEXT NOT NULL,
     side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')),
     order_type TEXT NOT NULL,
-    px INTEGER NOT NULL,
-    qty INTEGER NOT NULL,
+    px TEXT NOT NULL,
+    qty TEXT NOT NULL,
     ts INTEGER NOT NULL,
     opportunity_id TEXT NOT NULL,
     UNIQUE (venue, client_order_id)
@@ -130,8 +131,8 @@ CREATE TABLE fills (
     trade_id TEXT NOT NULL,
     client_order_id TEXT NOT NULL,
     side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')),
-    px INTEGER NOT NULL,
-    qty INTEGER NOT NULL,
+    px TEXT NOT NULL,
+    qty TEXT NOT NULL,
     fee TEXT NOT NULL,
     fee_ccy TEXT NOT NULL,
     liquidity TEXT NOT NULL,
@@ -145,7 +146,7 @@ CREATE TABLE rollbacks (
     ts INTEGER NOT NULL,
     opportunity_id TEXT NOT NULL,
     decision TEXT NOT NULL CHECK (decision IN ({_in(ROLLBACK_DECISIONS)})),
-    residual_qty INTEGER NOT NULL,
+    residual_qty TEXT NOT NULL,
     residual_notional TEXT NOT NULL,
     cost TEXT NOT NULL,
     code TEXT NOT NULL

@@ -32,7 +32,7 @@ def test_minimal_config_gets_defaults(tmp_path):
     cfg = load_config(p)
     assert cfg.symbols == ["BTC-USDT"]
     assert cfg.venue("okx").taker_fee_bps == 10.0
-    assert cfg.engine.max_book_age_ms == 2000
+    assert cfg.risk.max_quote_age_ms == 1000
 
 
 @pytest.mark.parametrize(

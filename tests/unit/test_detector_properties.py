@@ -41,16 +41,19 @@ T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
 RATE_ONE = 10**9
 HALFLIFE_MS = 60_000.0
+UNIT = POW10[AMOUNT_PRECISION]  # one unit of an asset at AMOUNT_PRECISION
 
 # (tick, lot): OKX-like, Binance-like, Huobi-like, coarse lots that do not divide each other,
-# and a very fine one whose notionals are finer than AMOUNT_PRECISION (4 + 10 > 12).
+# and two very fine ones whose notionals are finer than AMOUNT_PRECISION: lot decimals two short
+# of it (4 + 16 > 18) and exactly at it, like an ERC-20 token (4 + 18 > 18).
 SHAPES = [
     ("0.1", "0.00000001"),
     ("0.01", "0.00001"),
     ("0.01", "0.000001"),
     ("0.01", "0.0002"),
     ("0.01", "0.0003"),
-    ("0.0001", "0.0000000001"),
+    ("0.0001", "0." + "0" * (AMOUNT_PRECISION - 3) + "1"),
+    ("0.0001", "0." + "0" * (AMOUNT_PRECISION - 1) + "1"),
 ]
 
 
@@ -138,7 +141,7 @@ def scenario(draw: Any) -> dict[str, Any]:
             "b": VenueParams(taker_fee_ppm=draw(fees), order_latency_ms=70.0),
         },
     )
-    amounts = st.sampled_from([0, 10**10, 25 * 10**12, 10**20])
+    amounts = st.sampled_from([0, UNIT // 100, 25 * UNIT, 10**8 * UNIT])
     balances = draw(
         st.none()
         | st.fixed_dictionaries(
@@ -183,6 +186,12 @@ def haircut_ppb(cfg: DetectorConfig, venue: str, sync: BookSync) -> int:
     return math.ceil(rate * RATE_ONE)
 
 
+def base_fits(qty: int, size_precision: int, balance: int) -> bool:
+    """``qty`` (at ``size_precision``) <= ``balance`` (at AMOUNT_PRECISION), exactly."""
+    shift = AMOUNT_PRECISION - size_precision
+    return qty * POW10[max(shift, 0)] <= balance * POW10[max(-shift, 0)]
+
+
 def money(notional: int, scale: int, *, up: bool) -> int:
     if scale <= AMOUNT_PRECISION:
         return notional * POW10[AMOUNT_PRECISION - scale]
@@ -219,7 +228,10 @@ def reference(s: dict[str, Any], buy: Instrument, sell: Instrument) -> Expected 
     lot = math.lcm(buy.lot_raw * aq, sell.lot_raw * bq)
     min_profit, cap, max_qty = cfg.parsed_limits(SYM, sp)
     scale = pp + sp
-    cap_c = cap // POW10[12 - scale] if scale <= 12 else cap * POW10[scale - 12]
+    if scale <= AMOUNT_PRECISION:
+        cap_c = cap // POW10[AMOUNT_PRECISION - scale]
+    else:
+        cap_c = cap * POW10[scale - AMOUNT_PRECISION]
     bal = s["balances"]
 
     def fits(q: int) -> bool:
@@ -229,7 +241,7 @@ def reference(s: dict[str, Any], buy: Instrument, sell: Instrument) -> Expected 
         if bal is None:
             return True
         cost = money(cost_c, scale, up=True)
-        base_ok = q * POW10[12 - sp] <= bal[sell.venue]["ETH"] if sp <= 12 else True
+        base_ok = base_fits(q, sp, bal[sell.venue]["ETH"])
         return cost + fee_amount(cost, fa) <= bal[buy.venue]["USDT"] and base_ok
 
     lo_k, hi_k = 0, q_depth // lot  # largest k with fits(k * lot), fits is monotone
@@ -242,7 +254,9 @@ def reference(s: dict[str, Any], buy: Instrument, sell: Instrument) -> Expected 
         return None
     cost = money(_notional(asks, q), scale, up=True)
     proceeds = money(_notional(bids, q), scale, up=False)
-    if cost < _ceil_size(buy.min_notional, 12) or proceeds < _ceil_size(sell.min_notional, 12):
+    if cost < _ceil_size(buy.min_notional, AMOUNT_PRECISION) or proceeds < _ceil_size(
+        sell.min_notional, AMOUNT_PRECISION
+    ):
         return None
     fees = fee_amount(cost, fa) + fee_amount(proceeds, fb)
     haircut = -(-cost * ha // RATE_ONE) + -(-proceeds * hb // RATE_ONE)
@@ -321,7 +335,7 @@ def check_invariants(s: dict[str, Any], opp: Opportunity) -> None:
     bal = s["balances"]
     if bal is not None:
         assert buy.expected_notional + buy.fee <= bal[buy.venue]["USDT"]
-        assert sell.qty * POW10[AMOUNT_PRECISION - si.size_precision] <= bal[sell.venue]["ETH"]
+        assert base_fits(sell.qty, si.size_precision, bal[sell.venue]["ETH"])
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

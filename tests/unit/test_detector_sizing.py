@@ -10,6 +10,7 @@ from arb.core.detector import DetectorConfig
 from arb.core.detector import SpatialDetector
 from arb.core.detector import VenueParams
 from arb.core.errors import InvariantViolation
+from arb.core.money import AMOUNT_PRECISION
 from arb.core.sizing import NO_CAP
 from arb.core.sizing import WalkCaps
 from arb.core.sizing import ceil_raw
@@ -78,10 +79,16 @@ def test_walk_cross_caps_name_what_bound():
     assert WalkCaps().max_qty == NO_CAP
 
 
+def tenth_power(decimals: int) -> str:
+    """``10**-decimals`` as a decimal string (``tenth_power(3) == "0.001"``)."""
+    return "0." + "0" * (decimals - 1) + "1"
+
+
 def test_size_precision_finer_than_money():
-    # 14 size decimals: the base balance (at 12) is scaled up, not truncated.
-    a = spot("a", "0.01", "0.00000000000001")
-    b = spot("b", "0.01", "0.00000000000001")
+    # Size decimals past AMOUNT_PRECISION: the base balance is scaled up, not truncated.
+    a = spot("a", "0.01", tenth_power(AMOUNT_PRECISION + 2))
+    b = spot("b", "0.01", tenth_power(AMOUNT_PRECISION + 2))
+    assert a.size_precision > AMOUNT_PRECISION
     books = {
         a.key: sync_of(a, [("99.00", "1")], [("100.00", "1")]),
         b.key: sync_of(b, [("101.00", "1")], [("102.00", "1")]),
@@ -90,14 +97,17 @@ def test_size_precision_finer_than_money():
     balances = {"a": {"USDT": usdt("1000")}, "b": {"ETH": 0, "BTC": usdt("0.25")}}
     opp = SpatialDetector(cfg, {a.key: a, b.key: b}).on_book_update("a", SYM, books, NOW, balances)
     assert opp is not None
-    assert [leg.qty for leg in opp.legs] == [25 * 10**12, 25 * 10**12]
+    assert [leg.qty for leg in opp.legs] == [a.qty_to_raw("0.25"), b.qty_to_raw("0.25")]
     assert opp.expected_profit == usdt("0.25")
 
 
-# An exact quote balance check that the walk's rational bound lets through (tick 1e-4 and lot
-# 1e-10 make notionals finer than AMOUNT_PRECISION): cost + fee lands 1e-12 USDT over.
-FINE_A = spot("a", "0.0001", "0.0000000001")
-FINE_B = spot("b", "0.0001", "0.0000000001")
+# An exact quote balance check that the walk's rational bound lets through: tick 1e-4 and lot
+# 10**-(AMOUNT_PRECISION - 2) make notionals two decimals finer than AMOUNT_PRECISION, so the
+# cost rounds up and cost + fee lands one unit of AMOUNT_PRECISION over. The raw sizes and
+# amounts below are the same whatever AMOUNT_PRECISION is.
+FINE_LOT = AMOUNT_PRECISION - 2
+FINE_A = spot("a", "0.0001", tenth_power(FINE_LOT))
+FINE_B = spot("b", "0.0001", tenth_power(FINE_LOT))
 
 
 def fine_books(b_inst=FINE_B):
@@ -112,13 +122,14 @@ def fine_config() -> DetectorConfig:
 
 
 def test_exact_balance_check_shrinks_the_size_by_a_lot():
-    bal = 740_375_351_892_929  # 740.375351892929 USDT
+    assert FINE_A.price_precision + FINE_A.size_precision == AMOUNT_PRECISION + 2
+    bal = 740_375_351_892_929  # units of AMOUNT_PRECISION (7.4e-4 USDT at 18 decimals)
     det = SpatialDetector(fine_config(), {FINE_A.key: FINE_A, FINE_B.key: FINE_B})
     balances = {"a": {"USDT": bal}, "b": {"BTC": usdt("100")}}
     opp = det.on_book_update("a", SYM, fine_books(), NOW, balances)
     assert opp is not None
     buy = opp.legs[0]
-    # The walk allowed 4.3624331964 BTC; with it, cost + fee is bal + 1e-12. One lot less fits.
+    # The walk allowed 43_624_331_964 lots; with them, cost + fee is bal + 1. One lot less fits.
     assert opp.inputs["walk_qty"] == 43_624_331_964
     assert buy.qty == 43_624_331_963
     assert buy.expected_notional + buy.fee <= bal
@@ -126,8 +137,9 @@ def test_exact_balance_check_shrinks_the_size_by_a_lot():
 
 
 def test_exact_balance_check_can_leave_no_size():
-    # Lots 1e-10 and 7e-10: the walk allows one common lot (7e-10), which is 1e-12 too dear.
-    b7 = spot("b", "0.0001", "0.0000000007")
+    # Lots 1 and 7 (at FINE_LOT decimals): the walk allows one common lot (7), which is one unit
+    # of AMOUNT_PRECISION too dear: ceil(1695401 * 7 / 100) + fee 119 = 118_798.
+    b7 = spot("b", "0.0001", "0." + "0" * (FINE_LOT - 1) + "7")
     insts = {FINE_A.key: FINE_A, b7.key: b7}
     books = {
         FINE_A.key: sync_of(FINE_A, [("169.0000", "10")], [("169.5401", "10")]),

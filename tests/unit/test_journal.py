@@ -17,6 +17,8 @@ from arb.core.messages import OrderRejected
 from arb.core.messages import OrderType
 from arb.core.messages import PlaceOrder
 from arb.core.messages import client_order_id
+from arb.core.money import AMOUNT_PRECISION
+from arb.core.numbers import POW10
 from arb.core.opportunity import Leg
 from arb.core.opportunity import Opportunity
 from arb.core.types import Side
@@ -28,7 +30,7 @@ from arb.journal import Pnl
 from arb.journal import Rollback
 from arb.journal import open_journal
 
-USDT = 10**12  # one unit at AMOUNT_PRECISION
+USDT = POW10[AMOUNT_PRECISION]  # one unit at AMOUNT_PRECISION
 
 INST = Instrument.create(
     venue="binance",
@@ -241,21 +243,22 @@ def test_every_record_type_round_trips(tmp_path):
         assert r.integrity_check() == "ok"
 
 
-def test_money_is_exact_decimal_text_and_prices_raw_integers(tmp_path):
+def test_money_is_exact_decimal_text_and_raw_prices_integer_text(tmp_path):
     with Journal(tmp_path / "j.sqlite") as j:
-        j.record_pnl(ts=1, realized=-(10**25) - 1, fees=USDT // 4, unhedged_notional=0)
+        # -10 trillion USDT and one smallest unit: far past 64 bits
+        j.record_pnl(ts=1, realized=-(10**13 * USDT) - 1, fees=USDT // 4, unhedged_notional=0)
         j.record_order(make_order(0, 0))
     conn = sqlite3.connect(tmp_path / "j.sqlite")
     assert conn.execute("SELECT realized, fees, unhedged_notional FROM pnl").fetchone() == (
-        "-10000000000000.000000000001",
-        "0.250000000000",
-        "0.000000000000",
+        "-10000000000000." + "0" * (AMOUNT_PRECISION - 1) + "1",
+        "0.25" + "0" * (AMOUNT_PRECISION - 2),
+        "0." + "0" * AMOUNT_PRECISION,
     )
     assert conn.execute("SELECT side, order_type, px, qty FROM orders").fetchone() == (
         "BUY",
         "ioc",
-        15_000,
-        1_000,
+        "15000",
+        "1000",
     )
     conn.close()
 
@@ -427,8 +430,9 @@ def test_an_event_that_fails_midway_leaves_no_row(tmp_path):
     order = make_order(0, 0)
     with Journal(tmp_path / "j.sqlite", commit_every=2) as j:
         j.record_order(order)
-        with pytest.raises(OverflowError):
-            j.record_event(make_fill(order, "t1", 2**70))  # order_event written, fill refused
+        broken = msgspec.structs.replace(make_fill(order, "t1", 10), fee_ccy=None)
+        with pytest.raises(sqlite3.IntegrityError):
+            j.record_event(broken)  # order_event row written, then the fill row refused
         with pytest.raises(ValueError, match="decision"):
             j.record_decision(ts=1, opportunity_id="o", decision="MAYBE")
         with pytest.raises(ValueError, match="decision"):
@@ -509,3 +513,15 @@ def test_closed_journal_refuses_writes(tmp_path):
     j.close()
     with pytest.raises(JournalError, match="closed"):
         j.record_pnl(ts=1, realized=0, fees=0, unhedged_notional=0)
+
+
+def test_raw_sizes_past_64_bits_round_trip_exactly(tmp_path):
+    # 27.5 units at 18 decimals (as Huobi publishes LINK sizes) is past SQLite's 64 bits.
+    qty = 27_500_000_000_000_000_001
+    order = msgspec.structs.replace(make_order(0, 0), qty=qty)
+    with Journal(tmp_path / "j.sqlite") as j:
+        j.record_order(order)
+        j.record_event(make_fill(order, "t1", qty))
+    with open_journal(tmp_path / "j.sqlite") as r:
+        assert r.orders()[0].qty == qty
+        assert r.fills()[0].event.qty == qty

@@ -11,6 +11,7 @@ from arb.core.money import AMOUNT_PRECISION
 from arb.core.money import bps_to_ppm
 from arb.core.money import fee_amount
 from arb.core.money import notional_amount
+from arb.core.numbers import to_raw
 
 
 def inst(tick: str, lot: str, cv: str = "1") -> Instrument:
@@ -27,29 +28,35 @@ def inst(tick: str, lot: str, cv: str = "1") -> Instrument:
     )
 
 
+def amount(s: str) -> int:
+    """A money amount at AMOUNT_PRECISION, from its decimal text."""
+    return to_raw(s, AMOUNT_PRECISION)
+
+
 def test_notional_is_exact_at_amount_precision():
     # 0.5 BTC at 30243.5 USDT = 15121.75 USDT
-    assert notional_amount(inst("0.1", "0.00000001"), 302435, 50_000_000, round_up=False) == (
-        1512175 * 10**10
+    assert notional_amount(inst("0.1", "0.00000001"), 302435, 50_000_000, round_up=False) == amount(
+        "15121.75"
     )
 
 
 def test_notional_finer_than_amount_precision_rounds_by_side():
-    fine = inst("0.0001", "0.000000000000000001")  # 4 + 18 decimals > 12
-    px, qty = 270_001, 1  # 27.0001 * 1e-18
-    assert notional_amount(fine, px, qty, round_up=False) == 0
-    assert notional_amount(fine, px, qty, round_up=True) == 1
+    fine = inst("0.0001", "0.000000000000000001")  # 4 + 18 = 22 decimals
+    assert fine.price_precision + fine.size_precision > AMOUNT_PRECISION
+    px, qty = 270_001, 1  # 27.0001 * 1e-18 = 0.0000000000000000270001
+    assert notional_amount(fine, px, qty, round_up=False) == amount("0.000000000000000027")
+    assert notional_amount(fine, px, qty, round_up=True) == amount("0.000000000000000027") + 1
 
 
 def test_linear_contract_value_multiplies_size():
     c = inst("0.1", "1", cv="0.01")  # 0.01 BTC per contract
-    assert notional_amount(c, 600000, 3, round_up=False) == 1800 * 10**AMOUNT_PRECISION
+    assert notional_amount(c, 600000, 3, round_up=False) == amount("1800")
 
 
 def test_fee_rounds_charges_up_and_rebates_toward_zero():
     assert bps_to_ppm(10) == 1000
     assert bps_to_ppm(7.5) == 750
-    assert fee_amount(10**12, 1000) == 10**9  # 0.1% of 1 USDT
+    assert fee_amount(amount("1"), 1000) == amount("0.001")  # 0.1% of 1 USDT
     assert fee_amount(1, 1000) == 1  # a charge never rounds to nothing
     assert fee_amount(1, -200) == 0  # a rebate never rounds into money we did not get
 

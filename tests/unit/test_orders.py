@@ -230,13 +230,14 @@ def test_avg_px_is_none_before_a_fill():
 
 
 def test_notional_rounds_against_us_when_finer_than_amount_precision():
-    fine = make_inst(tick="0.00000001", lot="0.00001")  # scale 13 > 12
+    fine = make_inst(tick="0.0000000001", lot="0.000000001")  # scale 10 + 9 = 19
+    assert fine.price_precision + fine.size_precision > AMOUNT_PRECISION
     buy = new_order(Side.BUY, inst=fine)
     buy.apply(fill("T1", 1, px=1, side=Side.BUY))
     sell = new_order(Side.SELL, inst=fine)
     sell.apply(fill("T1", 1, px=1, side=Side.SELL))
-    assert buy.notional == 1  # 1e-13 paid rounds up
-    assert sell.notional == 0  # 1e-13 received rounds down
+    assert buy.notional == 1  # 1e-19 paid rounds up to one unit of AMOUNT_PRECISION
+    assert sell.notional == 0  # 1e-19 received rounds down
 
 
 def test_request_cancel_returns_the_cancel_command_and_fills_still_count():

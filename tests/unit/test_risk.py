@@ -9,6 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arb.core.errors import InvariantViolation
+from arb.core.money import AMOUNT_PRECISION
+from arb.core.numbers import POW10
+from arb.core.numbers import to_raw
 from arb.core.opportunity import Leg
 from arb.core.opportunity import Opportunity
 from arb.core.ratelimit import NS_PER_S
@@ -23,7 +26,7 @@ from arb.core.types import Side
 
 pytestmark = pytest.mark.unit
 
-Q = 10**12  # one unit of quote currency at AMOUNT_PRECISION
+Q = POW10[AMOUNT_PRECISION]  # one unit of quote currency at AMOUNT_PRECISION
 MS = 1_000_000
 T0 = int(datetime(2026, 3, 1, 12, tzinfo=UTC).timestamp()) * NS_PER_S
 
@@ -97,7 +100,7 @@ def test_config_decodes_from_toml_shaped_dict_with_per_venue_rate_limits():
         "kill_switch_file": "/var/run/arb/KILL",
     }
     cfg = msgspec.convert(raw, RiskConfig)
-    assert cfg.limits().max_order_notional == 250_500_000_000_000
+    assert cfg.limits().max_order_notional == to_raw("250.5", AMOUNT_PRECISION) == 2505 * Q // 10
     assert cfg.rate_limit("okx") == RateLimit(capacity=60, refill_per_s="30", scope="instrument")
     assert cfg.rate_limit("binance") == RateLimit()
     assert cfg.kill_switch_file == "/var/run/arb/KILL"
@@ -109,7 +112,10 @@ def test_config_decodes_from_toml_shaped_dict_with_per_venue_rate_limits():
         ({"max_order_notional_quote": "0"}, "max_order_notional_quote: must be > 0"),
         ({"daily_loss_limit_quote": "-5"}, "daily_loss_limit_quote: must be > 0"),
         ({"max_unhedged_notional_quote": "1e3"}, "max_unhedged_notional_quote: .*not a decimal"),
-        ({"max_opportunity_notional_quote": "0.0000000000001"}, "more than 12 decimals"),
+        (
+            {"max_opportunity_notional_quote": "0." + "0" * AMOUNT_PRECISION + "1"},
+            f"more than {AMOUNT_PRECISION} decimals",
+        ),
         ({"max_order_notional_quote": 100.0}, "Expected `str`"),
         ({"max_open_orders": 0}, "max_open_orders: must be >= 1"),
         ({"max_consecutive_leg_failures": 0}, "max_consecutive_leg_failures: must be >= 1"),
@@ -336,7 +342,8 @@ def test_max_order_notional_is_per_leg_and_inclusive():
     r = g.check(opp(buy=100 * Q, sell=500 * Q + 1), T0)
     assert r is not None
     assert r.code == "MAX_ORDER_NOTIONAL"
-    assert "okx SELL BTC-USDT notional was 500.000000000001 USDT, limit 500" in r.detail
+    just_over = "500." + "0" * (AMOUNT_PRECISION - 1) + "1"  # 500 USDT and one smallest unit
+    assert f"okx SELL BTC-USDT notional was {just_over} USDT, limit 500" in r.detail
 
 
 def test_max_opportunity_notional_sums_the_legs():

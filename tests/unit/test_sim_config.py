@@ -72,7 +72,7 @@ def test_defaults_are_an_instant_free_venue():
         "extra_delay_ms = -1",
         'balances = {USDT = "-1"}',
         'balances = {USDT = "abc"}',
-        'balances = {USDT = "0.0000000000001"}',
+        f'balances = {{USDT = "0.{"0" * AMOUNT_PRECISION}1"}}',  # finer than AMOUNT_PRECISION
     ],
 )
 def test_invalid_config_is_refused(text):

@@ -17,6 +17,8 @@ from arb.core.messages import OrderFilled
 from arb.core.messages import OrderRejected
 from arb.core.messages import OrderType
 from arb.core.messages import PlaceOrder
+from arb.core.money import AMOUNT_PRECISION
+from arb.core.numbers import POW10
 from arb.core.types import Side
 from arb.ports import ExecutionVenue
 from venues.sim import SimVenue
@@ -26,8 +28,8 @@ from venues.sim import UniformLatency
 V = "simx"
 SYM = "BTC-USDT"
 MS = 1_000_000
-USDT = 10**12  # one unit of any asset at AMOUNT_PRECISION
-BTC = 10**12
+USDT = POW10[AMOUNT_PRECISION]  # one unit of any asset at AMOUNT_PRECISION
+BTC = POW10[AMOUNT_PRECISION]
 Q = 1000  # 1.000 BTC raw (size precision 3)
 
 INST = Instrument.create(
@@ -240,7 +242,8 @@ def test_resting_limit_fills_as_maker_when_the_book_trades_through_it():
     ev = drain(v)
     f = fills(ev)
     assert [(x.px, x.qty, x.liquidity) for x in f] == [(9980, 400, "maker")]
-    assert f[0].fee == 9980 * 400 * 10**7 * 200 // 10**6  # 2 bps maker
+    # 99.80 x 0.400 (scale 2 + 3) at AMOUNT_PRECISION, then 2 bps maker
+    assert f[0].fee == 9980 * 400 * USDT // 10**5 * 200 // 10**6
     assert f[0].ts_event == 10
     v.on_market(trade(9990, 300, "buy", ts=11))  # a buyer lifting asks does not hit our bid
     assert drain(v) == []

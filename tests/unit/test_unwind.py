@@ -643,14 +643,14 @@ def test_residual_exposure_is_signed_home_value_per_asset():
 def test_residual_exposure_counts_fees_in_the_legs_assets_only():
     legs = spatial(Q, Q)
     order = legs[0].orders[0]
-    order.fees["BTC"] = 10**8  # 0.0001 BTC taken as fee: short that much
-    order.fees["BNB"] = 10**9  # a fee token is not exposure of this trade
+    order.fees["BTC"] = UNIT // 10_000  # 0.0001 BTC taken as fee: short that much
+    order.fees["BNB"] = UNIT // 1_000  # a fee token is not exposure of this trade
     assert residual_exposure(legs, MARKS, "USDT") == {"BTC": -(MARK // Q)}
 
 
 def test_residual_exposure_rounds_away_from_zero():
     legs = spatial(Q, Q - 1)
-    assert residual_exposure(legs, {"BTC": 3}, "USDT") == {"BTC": 1}  # 1e-4 * 3e-12
+    assert residual_exposure(legs, {"BTC": 3}, "USDT") == {"BTC": 1}  # 1e-4 BTC * 3 / UNIT
     legs = spatial(Q - 1, Q)
     assert residual_exposure(legs, {"BTC": 3}, "USDT") == {"BTC": -1}
 

@@ -31,7 +31,9 @@ class SimBook:
 
     Updates are applied as they come (the engine's own ``BookSync`` checks the recording);
     the only sequence rule kept here drops a delta the book already contains (``last_seq``
-    at or below the last applied id, e.g. Binance diffs older than the REST snapshot).
+    at or below the last applied id, e.g. Binance diffs older than the REST snapshot), unless
+    the delta names the last applied id as its predecessor (``prev_seq``): that is the
+    venue's own continuity, as in an OKX sequence reset (``seqId`` < ``prevSeqId``).
     """
 
     __slots__ = ("book", "consumed", "seq")
@@ -54,7 +56,13 @@ class SimBook:
 
         Runtime complexity: O(k log n) for k levels.
         """
-        if d.last_seq != NO_SEQ and self.seq != NO_SEQ and d.last_seq <= self.seq:
+        seq = self.seq
+        if (
+            d.last_seq != NO_SEQ
+            and seq != NO_SEQ
+            and d.last_seq <= seq
+            and (d.prev_seq == NO_SEQ or d.prev_seq != seq)
+        ):
             return False
         self.book.apply_deltas(d.bids, d.asks)
         self.book.ts_event = d.ts_event

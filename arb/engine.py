@@ -1,0 +1,311 @@
+"""Engine: frames in, books, detector, executor; one path for replay and live.
+
+``Engine.on_frame`` takes one raw frame (as recorded or as received) through the venue's codec
+into the books (``BookSync``: sequence, checksum and crossed checks), hands the venue's own
+market data to its execution venue (the simulated venue matches against it), and evaluates the
+spatial detector for the books the frame updated, on that update (not on a timer). An
+opportunity goes to the executor at once. ``advance_to`` runs the venues and the executor's
+timers up to a time, in time order; the replay loop calls it before each frame, the live loop
+on its own schedule.
+
+A frame that cannot be decoded is counted (and sampled), never fatal; a book that fails a
+check is cleared by its ``BookSync`` and is not traded on until its next snapshot.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable
+from collections.abc import Mapping
+from time import perf_counter_ns
+
+import msgspec
+
+from arb.config import Config
+from arb.core.detector import DetectorConfig
+from arb.core.detector import SpatialDetector
+from arb.core.detector import VenueParams
+from arb.core.errors import DataError
+from arb.core.errors import VenueError
+from arb.core.events import BookDelta
+from arb.core.events import BookSnapshot
+from arb.core.events import Trade
+from arb.core.instruments import Instrument
+from arb.core.ledger import Ledger
+from arb.core.money import AMOUNT_PRECISION
+from arb.core.money import bps_to_ppm
+from arb.core.risk import RiskGate
+from arb.core.sync import BookSync
+from arb.core.sync import Outcome
+from arb.executor import Executor
+from arb.executor import Sink
+from arb.ports import ExecutionVenue
+from arb.recording import Kind
+from venues.registry import VenueCodec
+from venues.registry import build_codec
+from venues.sim.config import ConstantLatency
+from venues.sim.config import LatencySpec
+from venues.sim.config import LognormalLatency
+from venues.sim.config import UniformLatency
+
+__all__ = [
+    "Engine",
+    "EngineStats",
+    "detector_config",
+    "expected_latency_ms",
+    "next_due",
+    "step",
+]
+
+Key = tuple[str, str]
+MAX_ERROR_SAMPLES = 20
+SPREAD_SAMPLE_NS = 1_000_000_000
+DEFAULT_ORDER_LATENCY_MS = 50.0
+_UNIT = float(10**AMOUNT_PRECISION)
+
+
+def expected_latency_ms(spec: LatencySpec | None) -> float:
+    """The typical (median) value of a latency law, in ms."""
+    if spec is None:
+        return DEFAULT_ORDER_LATENCY_MS
+    if isinstance(spec, ConstantLatency):
+        return spec.ms
+    if isinstance(spec, UniformLatency):
+        return (spec.min_ms + spec.max_ms) / 2
+    if isinstance(spec, LognormalLatency):
+        return spec.median_ms
+    return float(spec)
+
+
+def detector_config(cfg: Config) -> DetectorConfig:
+    """The detector's config: ``[detector]`` plus the values owned elsewhere (fees and
+    latencies from ``[[venues]]``, the quote age from ``[risk]``)."""
+    venues = {}
+    for v in cfg.venues:
+        latency = v.order_latency_ms
+        if latency is None:
+            latency = expected_latency_ms(v.sim.order_latency if v.sim is not None else None)
+        venues[v.id] = VenueParams(
+            taker_fee_ppm=bps_to_ppm(v.taker_fee_bps), order_latency_ms=latency
+        )
+    return msgspec.structs.replace(
+        cfg.detector, venues=venues, max_quote_age_ms=cfg.risk.max_quote_age_ms
+    )
+
+
+def next_due(venues: Mapping[str, ExecutionVenue], executor: Executor) -> int | None:
+    """Earliest time a venue (arrival or delivery) or the executor (a timer) has work."""
+    times = [t for v in sorted(venues) if (t := venues[v].due()) is not None]
+    timer = executor.next_timer()
+    if timer is not None:
+        times.append(timer)
+    return min(times) if times else None
+
+
+def step(venues: Mapping[str, ExecutionVenue], executor: Executor, t: int) -> None:
+    """Run everything due at ``t``: venue events (venues in id order), then due timers."""
+    for v in sorted(venues):
+        for ev in venues[v].advance(t):
+            executor.on_event(ev)
+    timer = executor.next_timer()
+    if timer is not None and timer <= t:
+        executor.on_timer(t)
+
+
+class EngineStats(msgspec.Struct, kw_only=True):
+    frames: int = 0
+    control_frames: int = 0
+    foreign_frames: int = 0
+    """Frames of venues that are not in the config (not traded)."""
+    book_updates: int = 0
+    decode_errors: int = 0
+    book_failures: int = 0
+    """Gaps, bad checksums and crossed books: each cleared its book until a new snapshot."""
+    decisions: int = 0
+    detector_refusals: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class Engine:
+    """Wires codecs, books, detector, executor and execution venues for ``instruments``.
+
+    ``balances`` are the venues' starting balances (AMOUNT_PRECISION) for the ledger.
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        instruments: Iterable[Instrument],
+        venues: Mapping[str, ExecutionVenue],
+        journal: Sink,
+        balances: Mapping[str, Mapping[str, int]],
+    ) -> None:
+        self.cfg = cfg
+        venue_ids = [v.id for v in cfg.venues]
+        wanted = {(v, p.symbol) for p in cfg.pairs for v in p.venues}
+        insts = list(instruments)
+        self.instruments: dict[Key, Instrument] = {i.key: i for i in insts if i.key in wanted}
+        self.codecs: dict[str, VenueCodec] = {v: build_codec(v, insts) for v in venue_ids}
+        self.venues = venues
+        self.books: dict[Key, BookSync] = {}
+        """The book each (venue, symbol) trades on: its first book channel."""
+        self._syncs: dict[tuple[str, str, str], BookSync] = {}
+        self._channel: dict[Key, str] = {}
+        dcfg = detector_config(cfg)
+        self.detector = SpatialDetector(dcfg, self.instruments)
+        self.risk = RiskGate(cfg.risk)
+        self.ledger = Ledger(balances)
+        self.executor = Executor(
+            venues=venues,
+            instruments=self.instruments,
+            books=self.books,
+            risk=self.risk,
+            ledger=self.ledger,
+            journal=journal,
+            rollback=cfg.rollback,
+            taker_fee_ppm={v: p.taker_fee_ppm for v, p in dcfg.venues.items()},
+        )
+        self._fees = {v: p.taker_fee_ppm for v, p in dcfg.venues.items()}
+        self.stats = EngineStats()
+        self.error_samples: list[str] = []
+        self.latency_ns = array("q")
+        """Frame-in to detector decision, per evaluated book update (ns, in process)."""
+        self.spreads: dict[str, list[tuple[int, float]]] = {}
+        self.unhedged_series: list[tuple[int, float]] = []
+        self._last_spread: dict[str, int] = {}
+        self._last_unhedged = 0
+        self.now = 0
+
+    # -- frames ------------------------------------------------------------------------------
+
+    def on_frame(self, ts: int, venue: str, conn: str, kind: str, payload: bytes) -> None:
+        """One frame received at ``ts`` (ns). Call ``advance_to(ts)`` first."""
+        t0 = perf_counter_ns()
+        st = self.stats
+        st.frames += 1
+        if kind not in (Kind.RECV, Kind.REST, Kind.NORMALIZED):
+            st.control_frames += 1
+            return
+        codec = self.codecs.get(venue)
+        if codec is None:
+            st.foreign_frames += 1
+            return
+        try:
+            events = codec.decode(kind, conn, payload, ts)
+        except (DataError, VenueError) as e:  # counted, never fatal; the book resyncs
+            st.decode_errors += 1
+            if len(self.error_samples) < MAX_ERROR_SAMPLES:
+                self.error_samples.append(f"frame {st.frames} ({venue} {conn}): {e}")
+            return
+        changed: list[Key] = []
+        for ev in events:
+            if isinstance(ev, BookDelta | BookSnapshot):
+                key = (ev.venue, ev.symbol)
+                if key not in self.instruments:
+                    continue
+                if self._book_event(key, ev) and key not in changed:
+                    changed.append(key)
+            elif isinstance(ev, Trade):
+                sim = self.venues.get(ev.venue)
+                if sim is not None:
+                    sim.on_market(ev)
+        for key in changed:
+            self._decide(key, ts, t0)
+
+    def _book_event(self, key: Key, ev: BookDelta | BookSnapshot) -> bool:
+        # Apply to the book of its channel; True when the trading book changed and is valid.
+        channel = self._channel.setdefault(key, ev.channel)
+        sk = (key[0], key[1], ev.channel)
+        sync = self._syncs.get(sk)
+        if sync is None:
+            spec = self.codecs[key[0]].book_spec(key[1], ev.channel)
+            sync = self._syncs[sk] = spec.new_sync(key[0], key[1])
+            if channel == ev.channel:
+                self.books[key] = sync
+        outcome = sync.on_delta(ev) if isinstance(ev, BookDelta) else sync.on_snapshot(ev)
+        if outcome in (Outcome.GAP, Outcome.BAD_CHECKSUM, Outcome.CROSSED):
+            self.stats.book_failures += 1
+        if channel != ev.channel:
+            return False
+        venue = self.venues.get(key[0])
+        if venue is not None:
+            venue.on_market(ev)
+        self.stats.book_updates += 1
+        return outcome is Outcome.APPLIED and sync.valid
+
+    def _decide(self, key: Key, ts: int, t0: int) -> None:
+        det = self.detector
+        opp = det.on_book_update(key[0], key[1], self.books, ts, self.ledger.available)
+        self.latency_ns.append(perf_counter_ns() - t0)
+        st = self.stats
+        st.decisions += 1
+        ex = self.executor
+        if opp is None:
+            code = det.last_refusal
+            st.detector_refusals[code] = st.detector_refusals.get(code, 0) + 1
+        else:
+            ex.on_opportunity(opp, ts)
+        if ex.active:
+            ex.on_book(key[0], key[1], ts)
+        self._track_unhedged(ts)
+        if ts - self._last_spread.get(key[1], -SPREAD_SAMPLE_NS) >= SPREAD_SAMPLE_NS:
+            self._last_spread[key[1]] = ts
+            self._sample_spreads(key[1], ts)
+
+    # -- time --------------------------------------------------------------------------------
+
+    def next_due(self) -> int | None:
+        """Earliest time a venue or the executor has something to do."""
+        return next_due(self.venues, self.executor)
+
+    def advance_to(self, t: int) -> None:
+        """Deliver venue events and fire executor timers due up to ``t``, in time order."""
+        while True:
+            nxt = self.next_due()
+            if nxt is None or nxt > t:
+                break
+            self._step(max(nxt, self.now))
+        self.now = max(self.now, t)
+
+    def _step(self, t: int) -> None:
+        self.now = t
+        step(self.venues, self.executor, t)
+        self._track_unhedged(t)
+
+    def drain(self, deadline: int) -> bool:
+        """Run the venues and timers (no new frames) until no trade is open and no venue has
+        anything pending, or until ``deadline``. Return True when everything finished."""
+        while True:
+            nxt = self.next_due()
+            if nxt is None:
+                return self.executor.active == 0
+            if nxt > deadline:
+                return False
+            self._step(max(nxt, self.now))
+
+    # -- report series -----------------------------------------------------------------------
+
+    def _track_unhedged(self, ts: int) -> None:
+        u = self.executor.unhedged_notional
+        if u != self._last_unhedged:
+            self._last_unhedged = u
+            self.unhedged_series.append((ts, u / _UNIT))
+
+    def _sample_spreads(self, symbol: str, ts: int) -> None:
+        # Best cross spread after both taker fees, in bps of the mid, per ordered venue pair.
+        tops: list[tuple[str, float, float]] = []
+        for (venue, sym), sync in self.books.items():
+            if sym != symbol or not sync.valid:
+                continue
+            bid, ask = sync.book.best_bid(), sync.book.best_ask()
+            if bid is None or ask is None:
+                continue
+            scale = 10.0 ** self.instruments[(venue, sym)].price_precision
+            tops.append((venue, bid[0] / scale, ask[0] / scale))
+        for a, _, ask_a in tops:
+            for b, bid_b, _ in tops:
+                if a == b:
+                    continue
+                fa, fb = self._fees.get(a, 0) / 1e6, self._fees.get(b, 0) / 1e6
+                mid = (ask_a + bid_b) / 2
+                bps = (bid_b * (1 - fb) - ask_a * (1 + fa)) / mid * 1e4
+                self.spreads.setdefault(f"{symbol} {a}->{b}", []).append((ts, bps))

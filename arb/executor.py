@@ -1,0 +1,575 @@
+"""Executor: fires an opportunity's legs, follows every order, and rolls back broken trades.
+
+The shell around the pure core: it is the only part that sends commands to venues. It owns
+one ``Order`` (``arb.core.orders``, the transition table) per client order id, asks the pure
+rollback planner (``arb.core.unwind.plan``) what to do whenever a trade's orders change or its
+timer fires, reports to the ``RiskGate`` and journals everything. Time comes in as arguments
+(the replay clock or the live clock), so the same executor runs in replay and live; the live
+engine calls these methods from its event loop, replay from its time-ordered loop.
+
+Life of a trade:
+
+1. ``on_opportunity``: the books the legs were priced on must still be valid; the risk gate
+   checks limits (quote age at *send* time, notionals, unhedged, open orders, rate, halts).
+   A refusal is journaled with its code. Otherwise every leg goes out at once as a limit IOC at
+   the detector's limit price (client order id ``<opportunity>L<leg>A0``), and what each order
+   may spend is reserved in the ``Ledger`` so the next opportunity cannot size on it.
+2. ``on_event``: the event is applied to its ``Order`` (an impossible transition raises
+   ``InvariantViolation``; duplicates and late fills are handled there) and journaled; a new
+   fill moves the ledger; a terminal event releases the reservation and the open-order slot.
+3. After each change, ``plan`` decides: WAIT (orders in flight; cancel those past their
+   timeout), HEDGE / UNWIND (send the rollback orders), ESCALATE (marketable orders at the end
+   of the budget) or DONE. At DONE the trade's PnL goes to the risk gate (daily loss), its legs
+   count as successes or failures (the venue breaker), a rollback starts the cool-down, and
+   what is left unhedged stays in the unhedged total, which the risk gate limits.
+
+Rollback orders go out even when trading is halted (kill switch, daily loss): they reduce
+exposure. A late fill on a finished trade re-opens it (it is real money).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import msgspec
+
+from arb.core.errors import InvariantViolation
+from arb.core.instruments import Instrument
+from arb.core.ledger import Ledger
+from arb.core.ledger import base_amount
+from arb.core.messages import CancelOrder
+from arb.core.messages import Command
+from arb.core.messages import OrderEvent
+from arb.core.messages import OrderFilled
+from arb.core.messages import OrderType
+from arb.core.messages import PlaceOrder
+from arb.core.messages import client_order_id
+from arb.core.money import fee_amount
+from arb.core.money import notional_amount
+from arb.core.opportunity import Leg
+from arb.core.opportunity import Opportunity
+from arb.core.orders import Order
+from arb.core.risk import Refusal
+from arb.core.risk import RefusalCode
+from arb.core.risk import RiskGate
+from arb.core.sync import BookSync
+from arb.core.types import Side
+from arb.core.unwind import DONE_BALANCED
+from arb.core.unwind import NS_PER_MS
+from arb.core.unwind import Decision
+from arb.core.unwind import LegFills
+from arb.core.unwind import Plan
+from arb.core.unwind import UnwindConfig
+from arb.core.unwind import plan
+from arb.core.unwind import unit_value
+from arb.ports import ExecutionVenue
+
+__all__ = ["ExecStats", "Executor", "TradeRecord"]
+
+Key = tuple[str, str]
+
+
+class Sink(Protocol):
+    """What the executor journals (``arb.journal.Journal`` implements it)."""
+
+    def record_opportunity(self, opp: Opportunity) -> bool: ...
+    def record_decision(
+        self, *, ts: int, opportunity_id: str, decision: str, code: str = ""
+    ) -> None: ...
+    def record_command(self, cmd: Command) -> bool: ...
+    def record_event(self, ev: OrderEvent) -> bool: ...
+    def record_rollback(
+        self,
+        *,
+        ts: int,
+        opportunity_id: str,
+        decision: str,
+        residual_qty: int,
+        residual_notional: int,
+        cost: int,
+        code: str = "",
+    ) -> None: ...
+    def record_pnl(self, *, ts: int, realized: int, fees: int, unhedged_notional: int) -> None: ...
+
+
+class ExecStats(msgspec.Struct, kw_only=True):
+    """Counters for the report (money at AMOUNT_PRECISION in the home currency)."""
+
+    opportunities: int = 0
+    trades: int = 0
+    """Opportunities whose legs were sent."""
+    refusals: dict[str, int] = msgspec.field(default_factory=dict)
+    legs_sent: int = 0
+    legs_filled: int = 0
+    """Leg orders (not rollback orders) that filled completely."""
+    partial_fills: int = 0
+    """Leg orders that ended with part of their quantity filled."""
+    legs_unfilled: int = 0
+    """Leg orders that ended with nothing filled (rejected, or no liquidity left)."""
+    rejects: int = 0
+    rollbacks: int = 0
+    """Trades that needed at least one rollback order."""
+    rollback_orders: int = 0
+    escalations: int = 0
+    rollback_loss: int = 0
+    """What rollback orders cost against the legs' prices (hedge: vs the leg's limit;
+    unwind: vs the leg's average fill), plus their fees. Positive = money lost."""
+    max_unhedged: int = 0
+    unknown_events: int = 0
+    """Events for client order ids this executor never sent (journaled, otherwise ignored)."""
+
+
+class TradeRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One finished trade, for the report."""
+
+    opportunity_id: str
+    symbol: str
+    ts_start: int
+    ts_done: int
+    expected_profit: int
+    pnl: int
+    """Realized PnL: proceeds - costs - fees, with any residual valued at the marks."""
+    fees: int
+    residual: int
+    """Unhedged notional left (home value, absolute)."""
+    rollback: bool
+    reason: str
+
+
+class _LegState:
+    __slots__ = ("inst", "leg", "orders", "rollbacks")
+
+    def __init__(self, leg: Leg, inst: Instrument) -> None:
+        self.leg = leg
+        self.inst = inst
+        self.orders: list[Order] = []
+        self.rollbacks: list[Order] = []
+
+    def fills(self) -> LegFills:
+        return LegFills(
+            leg=self.leg, inst=self.inst, orders=tuple(self.orders), rollbacks=tuple(self.rollbacks)
+        )
+
+
+class _Trade:
+    __slots__ = (
+        "done",
+        "last_plan_ns",
+        "legs",
+        "opp",
+        "reported_pnl",
+        "rollback_cost",
+        "settled",
+        "start_ns",
+        "unhedged",
+    )
+
+    def __init__(self, opp: Opportunity, legs: list[_LegState], start_ns: int) -> None:
+        self.opp = opp
+        self.legs = legs
+        self.start_ns = start_ns
+        self.done = False
+        self.last_plan_ns = start_ns
+        self.rollback_cost = 0
+        self.unhedged = 0
+        self.reported_pnl = 0
+        self.settled = False  # finished once: legs counted, risk released
+
+    def orders(self) -> list[Order]:
+        return [o for ls in self.legs for o in (*ls.orders, *ls.rollbacks)]
+
+    def leg_of(self, venue: str, symbol: str) -> _LegState:
+        for ls in self.legs:
+            if ls.leg.venue == venue and ls.leg.symbol == symbol:
+                return ls
+        raise InvariantViolation(f"opportunity {self.opp.id}: no leg on {venue} {symbol}")
+
+
+class Executor:
+    """Sends trades and rollbacks to ``venues``; see the module docstring.
+
+    Parameters
+    ----------
+    venues
+        Venue id -> execution venue.
+    instruments
+        ``(venue, symbol) -> Instrument`` of every tradable book.
+    books
+        ``(venue, symbol) -> BookSync`` the engine keeps: for the send-time validity check,
+        quote ages, rollback prices and marks.
+    risk, ledger, journal
+        The risk gate, the inventory, and where every decision, order and event is written.
+    rollback
+        Rollback planner limits.
+    taker_fee_ppm
+        Expected taker fee per venue, for the reservation of buy orders.
+    """
+
+    def __init__(
+        self,
+        *,
+        venues: Mapping[str, ExecutionVenue],
+        instruments: Mapping[Key, Instrument],
+        books: Mapping[Key, BookSync],
+        risk: RiskGate,
+        ledger: Ledger,
+        journal: Sink,
+        rollback: UnwindConfig,
+        taker_fee_ppm: Mapping[str, int],
+    ) -> None:
+        self.venues = venues
+        self.instruments = instruments
+        self.books = books
+        self.risk = risk
+        self.ledger = ledger
+        self.journal = journal
+        self.rollback = rollback
+        self.taker_fee_ppm = dict(taker_fee_ppm)
+        self.stats = ExecStats()
+        self.finished: list[TradeRecord] = []
+        self.marks: dict[str, int] = {}
+        """Home value of one unit of each asset, from the latest valid mid of its books."""
+        self._trades: dict[str, _Trade] = {}
+        self._active: dict[str, _Trade] = {}
+        self._orders: dict[Key, tuple[_Trade, Order]] = {}
+        self._unhedged: dict[str, int] = {}
+        self._realized = 0
+
+    # -- read-outs ---------------------------------------------------------------------------
+
+    @property
+    def active(self) -> int:
+        """Trades not finished (orders in flight or a rollback under way)."""
+        return len(self._active)
+
+    @property
+    def unhedged_notional(self) -> int:
+        """Unhedged notional across venues now: the residuals of all trades (home value)."""
+        return sum(self._unhedged.values())
+
+    @property
+    def realized_pnl(self) -> int:
+        return self._realized
+
+    def order(self, venue: str, cid: str) -> Order | None:
+        entry = self._orders.get((venue, cid))
+        return entry[1] if entry is not None else None
+
+    def next_timer(self) -> int | None:
+        """Earliest time a trade must be re-planned without an event (order timeout, budget
+        escalation, budget end); ``None`` when nothing is pending."""
+        cfg = self.rollback
+        best: int | None = None
+        timeout = cfg.order_timeout_ms * NS_PER_MS
+        for t in self._active.values():
+            cands = [
+                t.start_ns + (cfg.time_budget_ms - cfg.escalation_lead_ms) * NS_PER_MS,
+                t.start_ns + cfg.time_budget_ms * NS_PER_MS,
+                t.last_plan_ns + timeout,  # a periodic look while the trade is open
+            ]
+            cands.extend(o.ts_sent + timeout for o in t.orders() if not o.is_terminal)
+            for c in cands:
+                if c > t.last_plan_ns and (best is None or c < best):
+                    best = c
+        return best
+
+    # -- opportunities -----------------------------------------------------------------------
+
+    def on_opportunity(self, opp: Opportunity, now: int) -> Refusal | None:
+        """Trade ``opp`` now, or refuse it; return the refusal (journaled either way)."""
+        st = self.stats
+        st.opportunities += 1
+        self.journal.record_opportunity(opp)
+        refusal = self._books_refusal(opp)
+        if refusal is None:
+            quote_ts = {
+                leg.venue: self.books[(leg.venue, leg.symbol)].book.ts_recv for leg in opp.legs
+            }
+            refusal = self.risk.check(opp, now, quote_ts=quote_ts)
+        else:
+            counts = self.risk.state.refusal_counts
+            counts[refusal.code] = counts.get(refusal.code, 0) + 1
+        if refusal is not None:
+            st.refusals[refusal.code] = st.refusals.get(refusal.code, 0) + 1
+            self.journal.record_decision(
+                ts=now, opportunity_id=opp.id, decision="REFUSED", code=refusal.code
+            )
+            return refusal
+        self.journal.record_decision(ts=now, opportunity_id=opp.id, decision="TRADE")
+        legs = [_LegState(leg, self.instruments[(leg.venue, leg.symbol)]) for leg in opp.legs]
+        trade = _Trade(opp, legs, now)
+        self._trades[opp.id] = trade
+        self._active[opp.id] = trade
+        st.trades += 1
+        cmds = [
+            PlaceOrder(
+                venue=leg.venue,
+                symbol=leg.symbol,
+                client_order_id=client_order_id(opp.id, i),
+                side=leg.side,
+                order_type=OrderType.IOC,
+                px=leg.px,
+                qty=leg.qty,
+                ts=now,
+                opportunity_id=opp.id,
+            )
+            for i, leg in enumerate(opp.legs)
+        ]
+        for ls, cmd in zip(legs, cmds, strict=True):
+            ls.orders.append(self._track(trade, ls, cmd))
+            st.legs_sent += 1
+        for cmd in cmds:  # all legs at once: nothing between the sends
+            self.venues[cmd.venue].submit(cmd, now)
+        return None
+
+    def _books_refusal(self, opp: Opportunity) -> Refusal | None:
+        for leg in opp.legs:
+            sync = self.books.get((leg.venue, leg.symbol))
+            if sync is None or not sync.valid:
+                why = "no book" if sync is None else f"book invalid ({sync.last_failure})"
+                return Refusal(
+                    code=RefusalCode.STALE_BOOK.value,
+                    detail=f"{leg.venue} {leg.symbol}: {why} at send time",
+                )
+        return None
+
+    def _track(self, trade: _Trade, ls: _LegState, cmd: PlaceOrder) -> Order:
+        order = Order.from_place(cmd, ls.inst)
+        key = (cmd.venue, cmd.client_order_id)
+        if key in self._orders:
+            raise InvariantViolation(f"client order id {cmd.client_order_id} on {cmd.venue} reused")
+        self._orders[key] = (trade, order)
+        asset, amount = self._reservation(cmd, ls.inst)
+        self.ledger.reserve(cmd.venue, cmd.client_order_id, asset, amount)
+        self.journal.record_command(cmd)
+        return order
+
+    def _reservation(self, cmd: PlaceOrder, inst: Instrument) -> tuple[str, int]:
+        if cmd.side is Side.SELL:
+            return inst.base, base_amount(inst, cmd.qty)
+        px = cmd.px
+        if cmd.order_type is OrderType.MARKET:
+            px = self._price(cmd.venue, cmd.symbol, Side.BUY, cmd.qty) or 0
+        n = notional_amount(inst, px, cmd.qty, round_up=True)
+        return inst.quote, n + fee_amount(n, max(self.taker_fee_ppm.get(cmd.venue, 0), 0))
+
+    # -- events ------------------------------------------------------------------------------
+
+    def on_event(self, ev: OrderEvent) -> None:
+        """Apply one venue event (``ev.ts_recv`` is now) and act on what it changed."""
+        self.journal.record_event(ev)
+        entry = self._orders.get((ev.venue, ev.client_order_id))
+        if entry is None:
+            self.stats.unknown_events += 1
+            return
+        trade, order = entry
+        was_terminal = order.is_terminal
+        changed = order.apply(ev)  # InvariantViolation on an impossible transition
+        filled = isinstance(ev, OrderFilled) and changed
+        if filled:
+            assert isinstance(ev, OrderFilled)  # noqa: S101 - narrowing for mypy
+            self.ledger.on_fill(order.inst, ev)
+            self._rollback_cost(trade, order, ev)
+        if not was_terminal and order.is_terminal:
+            self.risk.on_order_terminal()
+            self.ledger.release(order.venue, order.client_order_id)
+            if order.reject_reason:
+                self.stats.rejects += 1
+        if trade.done:
+            if not filled:
+                return
+            trade.done = False  # a late fill re-opens a finished trade: it is real money
+            self._active[trade.opp.id] = trade
+        self._plan(trade, ev.ts_recv)
+
+    def on_timer(self, now: int) -> None:
+        """Re-plan every trade whose timer is due at ``now``."""
+        for trade in list(self._active.values()):
+            self._plan(trade, now)
+
+    def on_book(self, venue: str, symbol: str, now: int) -> None:
+        """A book changed: re-plan the open trades that have a leg on it and wait for a price."""
+        for trade in list(self._active.values()):
+            touches = any(ls.leg.venue == venue and ls.leg.symbol == symbol for ls in trade.legs)
+            if touches and all(o.is_terminal for o in trade.orders()):
+                self._plan(trade, now)
+
+    # -- planning ----------------------------------------------------------------------------
+
+    def _plan(self, trade: _Trade, now: int) -> None:
+        opp = trade.opp
+        self._update_marks(trade)
+        p = plan(
+            opp.id,
+            opp.quote,
+            [ls.fills() for ls in trade.legs],
+            self._price,
+            self.marks,
+            self.rollback,
+            now_ns=now,
+            start_ns=trade.start_ns,
+        )
+        trade.last_plan_ns = now
+        for cmd in p.commands:
+            if isinstance(cmd, CancelOrder):
+                self._cancel(cmd, now)
+            else:
+                self._send_rollback(trade, cmd, now)
+        if p.decision in (Decision.HEDGE, Decision.UNWIND, Decision.ESCALATE):
+            self.stats.escalations += p.decision is Decision.ESCALATE
+            self._journal_rollback(trade, p, now)
+        trade.unhedged = sum(abs(v) for v in p.residual.values())
+        self._set_unhedged(trade)
+        if p.decision is Decision.DONE:
+            if p.reason != DONE_BALANCED or any(ls.rollbacks for ls in trade.legs):
+                self._journal_rollback(trade, p, now)
+            self._finish(trade, p, now)
+
+    def _cancel(self, cmd: CancelOrder, now: int) -> None:
+        _, order = self._orders[(cmd.venue, cmd.client_order_id)]
+        cancel = order.request_cancel(now)
+        self.journal.record_command(cancel)
+        self.venues[cancel.venue].submit(cancel, now)
+
+    def _send_rollback(self, trade: _Trade, cmd: PlaceOrder, now: int) -> None:
+        ls = trade.leg_of(cmd.venue, cmd.symbol)
+        if not any(lg.rollbacks for lg in trade.legs):
+            self.stats.rollbacks += 1
+        ls.rollbacks.append(self._track(trade, ls, cmd))
+        self.stats.rollback_orders += 1
+        self.risk.on_orders_sent(cmd.venue, cmd.symbol, now)
+        self.venues[cmd.venue].submit(cmd, now)
+
+    def _journal_rollback(self, trade: _Trade, p: Plan, now: int) -> None:
+        self.journal.record_rollback(
+            ts=now,
+            opportunity_id=trade.opp.id,
+            decision=p.decision.value.upper(),
+            residual_qty=sum(p.deltas),
+            residual_notional=sum(abs(v) for v in p.residual.values()),
+            cost=trade.rollback_cost,
+            code=p.reason,
+        )
+
+    def _set_unhedged(self, trade: _Trade) -> None:
+        if trade.unhedged:
+            self._unhedged[trade.opp.id] = trade.unhedged
+        else:
+            self._unhedged.pop(trade.opp.id, None)
+        total = sum(self._unhedged.values())
+        self.risk.set_unhedged(total)
+        self.stats.max_unhedged = max(self.stats.max_unhedged, total)
+
+    def _finish(self, trade: _Trade, p: Plan, now: int) -> None:
+        opp = trade.opp
+        trade.done = True
+        self._active.pop(opp.id, None)
+        rolled = any(ls.rollbacks for ls in trade.legs)
+        if not trade.settled:
+            trade.settled = True
+            self.risk.on_opportunity_done(opp.id)
+            st = self.stats
+            for ls in trade.legs:
+                filled = sum(o.filled_qty for o in ls.orders)
+                for o in ls.orders:
+                    if o.filled_qty == o.qty:
+                        st.legs_filled += 1
+                    elif o.filled_qty:
+                        st.partial_fills += 1
+                    else:
+                        st.legs_unfilled += 1
+                if filled == ls.leg.qty:
+                    self.risk.on_leg_success(ls.leg.venue)
+                else:
+                    self.risk.on_leg_failure(ls.leg.venue, now)
+            if rolled:
+                self.risk.on_rollback(opp.symbol, {ls.leg.venue for ls in trade.legs}, now)
+        home = opp.quote
+        cash = 0
+        fees = 0
+        for o in trade.orders():
+            cash -= int(o.side) * o.notional
+            fees += o.fees.get(home, 0)
+        pnl = cash - fees + sum(p.residual.values())
+        delta = pnl - trade.reported_pnl
+        trade.reported_pnl = pnl
+        self._realized += delta
+        self.risk.on_pnl(delta, now)
+        self.journal.record_pnl(
+            ts=now,
+            realized=self._realized,
+            fees=self.ledger.fees.get(home, 0),
+            unhedged_notional=self.unhedged_notional,
+        )
+        self.finished.append(
+            TradeRecord(
+                opportunity_id=opp.id,
+                symbol=opp.symbol,
+                ts_start=trade.start_ns,
+                ts_done=now,
+                expected_profit=opp.expected_profit,
+                pnl=pnl,
+                fees=fees,
+                residual=trade.unhedged,
+                rollback=rolled,
+                reason=p.reason,
+            )
+        )
+
+    # -- rollback accounting -----------------------------------------------------------------
+
+    def _rollback_cost(self, trade: _Trade, order: Order, ev: OrderFilled) -> None:
+        ls = trade.leg_of(order.venue, order.symbol)
+        if not any(o is order for o in ls.rollbacks):
+            return
+        if order.side is ls.leg.side:  # hedge: against the leg's limit price
+            ref_qty, ref_value = 1, ls.leg.px
+        else:  # unwind: against what the leg's own orders paid or received on average
+            ref_qty = sum(o.filled_qty for o in ls.orders)
+            ref_value = sum(o.fill_value for o in ls.orders)
+            if not ref_qty:
+                ref_qty, ref_value = 1, ls.leg.px
+        num = int(order.side) * (ev.px * ref_qty - ref_value) * ev.qty
+        sign = 1 if num >= 0 else -1
+        amount = notional_amount(ls.inst, abs(num), 1, round_up=sign > 0)
+        cost = sign * -(-amount // ref_qty) if sign > 0 else -(amount // ref_qty)
+        if ev.fee_ccy == trade.opp.quote:
+            cost += ev.fee
+        trade.rollback_cost += cost
+        self.stats.rollback_loss += cost
+
+    # -- prices ------------------------------------------------------------------------------
+
+    def _price(self, venue: str, symbol: str, side: Side, qty: int) -> int | None:
+        """The worst level a taker of ``qty`` on ``side`` reaches now (``None``: no book)."""
+        sync = self.books.get((venue, symbol))
+        if sync is None or not sync.valid:
+            return None
+        walk = sync.book.walk(side, qty)
+        return walk.worst_px if walk.qty else None
+
+    def _update_marks(self, trade: _Trade) -> None:
+        for ls in trade.legs:
+            inst = ls.inst
+            if inst.quote != trade.opp.quote:
+                continue
+            sync = self.books.get(inst.key)
+            bid = sync.book.best_bid() if sync is not None and sync.valid else None
+            ask = sync.book.best_ask() if sync is not None and sync.valid else None
+            if bid is not None and ask is not None:
+                self.marks[inst.base] = unit_value(inst, (bid[0] + ask[0]) // 2)
+            elif inst.base not in self.marks:
+                self.marks[inst.base] = unit_value(inst, ls.leg.px)
+
+    def all_orders(self) -> list[Order]:
+        """Every order sent, in sending order."""
+        return [o for _, o in self._orders.values()]
+
+    def race_counts(self) -> dict[str, int]:
+        """Real-world event orderings seen on all orders (duplicate and late fills, ...)."""
+        out: dict[str, int] = {}
+        for _, o in self._orders.values():
+            for race, n in o.races.items():
+                out[race] = out.get(race, 0) + n
+        return dict(sorted(out.items()))
