@@ -234,6 +234,7 @@ class Executor:
         self._active: dict[str, _Trade] = {}
         self._orders: dict[Key, tuple[_Trade, Order]] = {}
         self._unhedged: dict[str, int] = {}
+        self._rollback_keys: set[Key] = set()
         self._realized = 0
 
     # -- read-outs ---------------------------------------------------------------------------
@@ -437,6 +438,7 @@ class Executor:
         if not any(lg.rollbacks for lg in trade.legs):
             self.stats.rollbacks += 1
         ls.rollbacks.append(self._track(trade, ls, cmd))
+        self._rollback_keys.add((cmd.venue, cmd.client_order_id))
         self.stats.rollback_orders += 1
         self.risk.on_orders_sent(cmd.venue, cmd.symbol, now)
         self.venues[cmd.venue].submit(cmd, now)
@@ -565,6 +567,10 @@ class Executor:
     def all_orders(self) -> list[Order]:
         """Every order sent, in sending order."""
         return [o for _, o in self._orders.values()]
+
+    def is_rollback(self, order: Order) -> bool:
+        """True for an order the rollback planner asked for (not one of the legs)."""
+        return (order.venue, order.client_order_id) in self._rollback_keys
 
     def race_counts(self) -> dict[str, int]:
         """Real-world event orderings seen on all orders (duplicate and late fills, ...)."""

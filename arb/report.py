@@ -22,6 +22,8 @@ of the configured pairs). Definitions:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +33,7 @@ import msgspec
 from arb.config import Config
 from arb.core.money import AMOUNT_PRECISION
 from arb.core.numbers import from_raw
+from arb.core.unwind import DONE_BALANCED
 from arb.core.unwind import unit_value
 from arb.journal import Journal
 
@@ -38,11 +41,27 @@ if TYPE_CHECKING:
     from arb.engine import Engine
     from venues.sim.venue import SimVenue
 
-__all__ = ["LatencySummary", "ReplayReport", "VenueSummary", "build_report", "write_outputs"]
+__all__ = [
+    "LatencySummary",
+    "ReplayReport",
+    "TradeRow",
+    "VenueSummary",
+    "build_report",
+    "write_outputs",
+]
 
 
 def _dec(raw: int) -> Decimal:
-    return Decimal(from_raw(raw, AMOUNT_PRECISION))
+    # exact, without trailing zeros: 2.5, 0, 1500 (never an exponent)
+    s = from_raw(raw, AMOUNT_PRECISION)
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return Decimal(s if s not in ("", "-", "-0") else "0")
+
+
+def _m(d: Decimal, places: int = 4) -> str:
+    """Money for humans: rounded half-even to ``places`` decimals (the JSON is exact)."""
+    return f"{d.quantize(Decimal(1).scaleb(-places)):,}"
 
 
 class LatencySummary(msgspec.Struct, kw_only=True):
@@ -62,6 +81,19 @@ class VenueSummary(msgspec.Struct, kw_only=True):
     fees_quote: Decimal
     balances_start: dict[str, Decimal]
     balances_end: dict[str, Decimal]
+
+
+class TradeRow(msgspec.Struct, kw_only=True):
+    opportunity_id: str
+    symbol: str
+    ts_start: int
+    duration_ms: float
+    expected_profit_quote: Decimal
+    pnl_quote: Decimal
+    fees_quote: Decimal
+    residual_quote: Decimal
+    rollback: bool
+    outcome: str
 
 
 class ReplayReport(msgspec.Struct, kw_only=True):
@@ -105,6 +137,7 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     wall_s: float
     frames_per_s: float
     journal_sha256: str
+    trade_list: list[TradeRow] = []
 
 
 def _latency(samples: list[int]) -> LatencySummary:
@@ -201,6 +234,21 @@ def build_report(
         wall_s=round(wall_s, 3),
         frames_per_s=round(es.frames / wall_s, 1) if wall_s > 0 else 0.0,
         journal_sha256=journal.digest(),
+        trade_list=[
+            TradeRow(
+                opportunity_id=t.opportunity_id,
+                symbol=t.symbol,
+                ts_start=t.ts_start,
+                duration_ms=round((t.ts_done - t.ts_start) / 1e6, 3),
+                expected_profit_quote=_dec(t.expected_profit),
+                pnl_quote=_dec(t.pnl),
+                fees_quote=_dec(t.fees),
+                residual_quote=_dec(t.residual),
+                rollback=t.rollback,
+                outcome="balanced" if t.reason == DONE_BALANCED else t.reason,
+            )
+            for t in ex.finished
+        ],
     )
 
 
@@ -211,12 +259,14 @@ def _home(cfg: Config) -> str:
 def _venues(engine: Engine, home: str) -> dict[str, VenueSummary]:
     ledger = engine.ledger
     out: dict[str, VenueSummary] = {}
-    orders = engine.executor.all_orders()
+    ex = engine.executor
+    orders = ex.all_orders()
     for v in sorted(engine.venues):
         mine = [o for o in orders if o.venue == v]
+        rollbacks = sum(1 for o in mine if ex.is_rollback(o))
         out[v] = VenueSummary(
-            orders=sum(1 for o in mine if o.client_order_id.endswith("A0")),
-            rollback_orders=sum(1 for o in mine if not o.client_order_id.endswith("A0")),
+            orders=len(mine) - rollbacks,
+            rollback_orders=rollbacks,
             fills=sum(len(o.trade_ids) for o in mine),
             rejects=sum(1 for o in mine if o.reject_reason),
             volume_quote=_dec(sum(o.notional for o in mine)),
@@ -248,8 +298,8 @@ def write_outputs(out: Path, report: ReplayReport, engine: Engine) -> None:
         trades.append((t.ts_done, t.pnl / unit, "rollback" if t.rollback else "trade"))
     write_pnl_png(
         out / "pnl.png",
-        title=f"arb replay {report.run_id}: {report.trades} trades, PnL {report.pnl_quote} "
-        f"{report.quote}",
+        title=f"arb replay {report.run_id}: {report.trades} trades, PnL "
+        f"{_m(report.pnl_quote, 2)} {report.quote}",
         equity=equity,
         spreads=engine.spreads,
         trades=trades,
@@ -275,13 +325,13 @@ def render_markdown(r: ReplayReport) -> str:
         "",
         _row("", "value"),
         _row("---", "---:"),
-        _row(f"PnL ({q}, all venues at final marks)", r.pnl_quote),
-        _row(f"sum of trade PnL ({q})", r.trades_pnl_quote),
-        _row(f"expected profit of the trades ({q})", r.expected_profit_quote),
-        _row(f"fees ({q})", r.fees_quote),
-        _row(f"rollback loss ({q})", r.rollback_loss_quote),
-        _row(f"max unhedged notional ({q})", r.max_unhedged_notional_quote),
-        _row(f"unhedged notional at the end ({q})", r.unhedged_notional_end_quote),
+        _row(f"PnL ({q}, all venues at final marks)", _m(r.pnl_quote)),
+        _row(f"sum of trade PnL ({q})", _m(r.trades_pnl_quote)),
+        _row(f"expected profit of the trades ({q})", _m(r.expected_profit_quote)),
+        _row(f"fees ({q})", _m(r.fees_quote)),
+        _row(f"rollback loss ({q})", _m(r.rollback_loss_quote)),
+        _row(f"max unhedged notional ({q})", _m(r.max_unhedged_notional_quote)),
+        _row(f"unhedged notional at the end ({q})", _m(r.unhedged_notional_end_quote)),
         _row("unfinished trades", r.unfinished_trades),
         _row("ledger agrees with the venues", "yes" if r.ledger_matches_venues else "**NO**"),
         _row("kill switch", r.kill_switch or "not tripped"),
@@ -311,7 +361,15 @@ def render_markdown(r: ReplayReport) -> str:
     ]
     for v, s in r.venues.items():
         lines.append(
-            _row(v, s.orders, s.rollback_orders, s.fills, s.rejects, s.volume_quote, s.fees_quote)
+            _row(
+                v,
+                s.orders,
+                s.rollback_orders,
+                s.fills,
+                s.rejects,
+                _m(s.volume_quote, 2),
+                _m(s.fees_quote),
+            )
         )
     lines += [
         "",
@@ -322,7 +380,8 @@ def render_markdown(r: ReplayReport) -> str:
         for asset in sorted(s.balances_start.keys() | s.balances_end.keys()):
             a0 = s.balances_start.get(asset, Decimal(0))
             a1 = s.balances_end.get(asset, Decimal(0))
-            lines.append(_row(v, asset, a0, a1, a1 - a0))
+            lines.append(_row(v, asset, _m(a0, 8), _m(a1, 8), _m(a1 - a0, 8)))
+    lines += _trades(r)
     lines += [
         "",
         "## Speed",
@@ -341,6 +400,31 @@ def render_markdown(r: ReplayReport) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+MAX_TRADE_ROWS = 50
+
+
+def _trades(r: ReplayReport) -> list[str]:
+    rows = r.trade_list
+    out = ["", f"## Trades ({len(rows)})", ""]
+    if not rows:
+        return [*out, "none"]
+    shown = rows if len(rows) <= MAX_TRADE_ROWS else sorted(rows, key=lambda t: t.pnl_quote)
+    if len(rows) > MAX_TRADE_ROWS:
+        out += [f"The {MAX_TRADE_ROWS} worst by PnL (all of them in report.json).", ""]
+    out += [
+        _row("start (UTC)", "opportunity", "symbol", "ms", f"expected {r.quote}",
+             f"PnL {r.quote}", f"fees {r.quote}", "rollback", "outcome"),
+        _row("---", "---", "---", *["---:"] * 4, "---", "---"),
+    ]  # fmt: skip
+    for t in shown[:MAX_TRADE_ROWS]:
+        start = datetime.fromtimestamp(t.ts_start / 1e9, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
+        out.append(
+            _row(start, t.opportunity_id, t.symbol, t.duration_ms, _m(t.expected_profit_quote),
+                 _m(t.pnl_quote), _m(t.fees_quote), "yes" if t.rollback else "", f"`{t.outcome}`")
+        )  # fmt: skip
+    return out
 
 
 def _counts(title: str, counts: Mapping[str, int]) -> list[str]:

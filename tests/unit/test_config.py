@@ -77,6 +77,27 @@ def test_minimal_config_gets_defaults(tmp_path):
             GOOD.replace('kind = "okx"', 'kind = "okx"\n[venues.sim]\nreject_rat = 0.1'),
             r"venues\[0\]\.sim\.reject_rat: unknown key",
         ),
+        (
+            GOOD + "\n[detector]\nmax_quote_age_ms = 10\n",
+            r"detector\.max_quote_age_ms: set it as risk\.max_quote_age_ms",
+        ),
+        (
+            GOOD.replace('kind = "okx"', 'kind = "okx"\n[venues.sim]\ntaker_fee_ppm = 5'),
+            r"venues\[0\]\.sim\.taker_fee_ppm: set it as venues\[0\]\.taker_fee_bps",
+        ),
+        (
+            GOOD + "\n[detector]\nmin_profit_quote = 0.5\n",
+            r"detector\.min_profit_quote: expected `str`",
+        ),
+        (
+            GOOD + '\n[[instruments]]\nvenue = "kraken"\nsymbol = "BTC-USDT"\n',
+            r"instruments\[0\]\.venue: venue 'kraken' is not defined",
+        ),
+        (
+            GOOD + '\n[[instruments]]\nvenue = "okx"\nsymbol = "BTC-USDT"\nlot_size = "-1"\n',
+            r"instruments\[0\]\.lot_size: '-1' is not a positive decimal",
+        ),
+        (GOOD + "\n[replay]\ncommit_every = 0\n", r"replay\.commit_every: must be >= 1"),
     ],
 )
 def test_bad_config_names_file_and_key_path(tmp_path, edit, message):

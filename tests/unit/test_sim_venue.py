@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from arb.core.events import BookDelta
@@ -481,3 +482,19 @@ def test_a_trade_of_unknown_side_through_the_price_fills_resting_orders_by_prior
     f = fills(drain(v))
     assert [(x.client_order_id, x.px, x.qty) for x in f] == [("hi", 9800, Q), ("lo", 9700, Q // 2)]
     assert v.open_orders() == ["lo"]
+
+
+def test_a_sequence_reset_that_names_the_last_id_as_its_predecessor_is_applied():
+    # OKX may reset seqId to a smaller number; prevSeqId still names the last one applied.
+    v = SimVenue(V, [INST], cfg())
+    v.on_market(snapshot(seq=100))
+    reset = msgspec.structs.replace(
+        delta(asks=[(10000, 0)], seq=3), prev_seq=100
+    )  # seqId 3 < 100, prevSeqId 100
+    v.on_market(reset)
+    assert v.book(SYM).available(Side.SELL, 10000) == 0
+    v.on_market(msgspec.structs.replace(delta(asks=[(10000, 5 * Q)], seq=4), prev_seq=3))
+    assert v.book(SYM).available(Side.SELL, 10000) == 5 * Q
+    # a replayed old delta (its predecessor is not the last id) is still dropped
+    v.on_market(msgspec.structs.replace(delta(asks=[(10000, 0)], seq=2), prev_seq=1))
+    assert v.book(SYM).available(Side.SELL, 10000) == 5 * Q
