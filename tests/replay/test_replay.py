@@ -22,6 +22,7 @@ import pytest
 from arb.config import load_config
 from arb.importers import run_import
 from arb.journal import open_journal
+from arb.recording import open_recording
 from arb.replay import run_replay
 from arb.synth import generate
 
@@ -200,6 +201,33 @@ def test_sigterm_stops_reading_finishes_what_is_in_flight_and_writes_the_report(
     assert data["unhedged_notional_end_quote"] == 0
 
 
+def test_sigusr1_trips_the_kill_switch_and_the_replay_runs_to_the_end(synth, tmp_path):
+    path = _cfg_with(SYNTH_CFG, tmp_path, replay={"commit_every": 1})
+    out = tmp_path / "out"
+    proc = _replay_process(path, synth, out)
+    try:
+        assert _wait_for_rows(out / "journal.sqlite", "decisions", proc, 60)
+        proc.send_signal(signal.SIGUSR1)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    assert proc.returncode == 0, err.decode()
+    data = json.loads((out / "report.json").read_text())
+    assert data["kill_switch"] == "signal SIGUSR1"
+    assert data["stopped"] == ""
+    assert data["frames"] == open_recording(synth).manifest.frames  # every frame was read
+    assert data["unhedged_notional_end_quote"] == 0
+    with open_journal(out / "journal.sqlite") as j:
+        decisions = j.decisions()
+    # once tripped, nothing more is traded: every later decision is a KILL_SWITCH refusal
+    first_kill = next(
+        (i for i, d in enumerate(decisions) if d.code == "KILL_SWITCH"), len(decisions)
+    )
+    assert all(d.code == "KILL_SWITCH" for d in decisions[first_kill:])
+
+
 @pytest.fixture(scope="module")
 def linkusdt(shared_data, tmp_path_factory) -> Path:
     src = shared_data / "binance-huobi-linkusdt-20210820"
@@ -221,8 +249,8 @@ def test_linkusdt_replay_trades_and_ends_with_nothing_unhedged(linkusdt, tmp_pat
     assert data["trades"] == report.trades
 
 
-def test_replay_cli_prints_the_digest_and_exits_zero(synth, tmp_path):
-    env = dict(os.environ)
+def test_replay_cli_in_another_process_gives_the_same_digest(synth, synth_run, tmp_path):
+    env = dict(os.environ, PYTHONHASHSEED="12345")  # set and dict orders differ from this process
     out = subprocess.run(
         [sys.executable, "-m", "arb", "replay", str(SYNTH_CFG), "--data", str(synth),
          "--out", str(tmp_path / "o")],
@@ -230,7 +258,7 @@ def test_replay_cli_prints_the_digest_and_exits_zero(synth, tmp_path):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     last = json.loads(out.stdout.strip().splitlines()[-1])
-    assert len(last["journal_sha256"]) == 64
+    assert last["journal_sha256"] == synth_run[1].journal_sha256
 
 
 def test_replay_without_data_is_a_clear_error(tmp_path, capsys):
