@@ -4,13 +4,35 @@ import arb
 from arb import config
 from arb import recording
 from arb.core import book
+from arb.core import detector
 from arb.core import errors
 from arb.core import events
 from arb.core import instruments
+from arb.core import ledger
+from arb.core import messages
+from arb.core import opportunity
+from arb.core import orders
+from arb.core import risk
 from arb.core import sync
 from arb.core import types
+from arb.core import unwind
 
-MODULES = [book, errors, events, instruments, sync, types, recording]
+MODULES = [
+    book,
+    errors,
+    events,
+    instruments,
+    sync,
+    types,
+    recording,
+    messages,
+    opportunity,
+    orders,
+    ledger,
+    detector,
+    risk,
+    unwind,
+]
 
 
 def test_all_names_exist():
