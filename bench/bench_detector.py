@@ -27,11 +27,14 @@ from arb.core.detector import VenueParams
 from arb.core.events import BookSnapshot
 from arb.core.instruments import Instrument
 from arb.core.instruments import InstrumentKind
+from arb.core.money import AMOUNT_PRECISION
 from arb.core.sequencing import NoSequenceRule
 from arb.core.sync import BookSpec
 from arb.core.sync import BookSync
 from arb.core.types import Side
 from arb.core.volatility import Volatility
+
+_ONE = 10**AMOUNT_PRECISION  # one unit of an asset, as balances and notionals count it
 
 SYM = "BTC-USDT"
 T0 = 1_760_000_000_000_000_000
@@ -94,9 +97,9 @@ def detector(*insts: Instrument) -> SpatialDetector:
 
 
 BALANCES = {
-    "okx": {"USDT": 10**6 * 10**12, "BTC": 10 * 10**12},
-    "binance": {"USDT": 10**6 * 10**12, "BTC": 10 * 10**12},
-    "huobi": {"USDT": 10**6 * 10**12, "BTC": 10 * 10**12},
+    "okx": {"USDT": 10**6 * _ONE, "BTC": 10 * _ONE},
+    "binance": {"USDT": 10**6 * _ONE, "BTC": 10 * _ONE},
+    "huobi": {"USDT": 10**6 * _ONE, "BTC": 10 * _ONE},
 }
 
 
@@ -203,7 +206,7 @@ def test_cross_priced(benchmark: Any) -> None:
     buy, sell = opp.legs
     assert (buy.venue, sell.venue) == ("okx", "binance")
     assert buy.qty == sell.qty * 1000
-    assert sell.expected_notional <= 100_000 * 10**12
+    assert sell.expected_notional <= 100_000 * _ONE
     assert opp.inputs["limited_by"] == "max_notional"
     assert opp.expected_profit == opp.gross_profit - opp.fees - opp.latency_haircut > 0
     assert (buy.side, sell.side) == (Side.BUY, Side.SELL)

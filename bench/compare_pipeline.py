@@ -57,6 +57,7 @@ from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
 from arb.core.instruments import Instrument
 from arb.core.instruments import InstrumentKind
+from arb.core.money import AMOUNT_PRECISION
 from arb.core.opportunity import Opportunity
 from arb.core.sync import BookSync
 from arb.core.sync import Outcome
@@ -106,9 +107,10 @@ CONFIG = DetectorConfig(
         "binance": VenueParams(taker_fee_ppm=BN_FEE_PPM, order_latency_ms=35.0),
     },
 )
+_ONE = 10**AMOUNT_PRECISION  # one unit of an asset, as balances count it
 BALANCES = {
-    "okx": {"USDT": 10**6 * 10**12, "BTC": 10 * 10**12},
-    "binance": {"USDT": 10**6 * 10**12, "BTC": 10 * 10**12},
+    "okx": {"USDT": 10**6 * _ONE, "BTC": 10 * _ONE},
+    "binance": {"USDT": 10**6 * _ONE, "BTC": 10 * _ONE},
 }
 _NOT_PRICED = (DetectorRefusal.NO_CROSS.value, DetectorRefusal.FEES_EXCEED_SPREAD.value)
 

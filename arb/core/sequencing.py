@@ -55,22 +55,28 @@ class SequenceRule(Protocol):
     def follows(self, last_seq: int, d: BookDelta) -> Verdict: ...
 
 
+# Module constants: reading an Enum member off its class costs ~100 ns in CPython 3.11.
+_APPLY = Verdict.APPLY
+_STALE = Verdict.STALE
+_GAP = Verdict.GAP
+
+
 class OkxRule:
     name = "okx"
 
     def after_snapshot(self, snap_seq: int, d: BookDelta) -> Verdict:
         if d.last_seq == NO_SEQ or snap_seq == NO_SEQ or d.prev_seq == snap_seq:
-            return Verdict.APPLY
+            return _APPLY
         if d.last_seq <= snap_seq and d.prev_seq <= d.last_seq:
-            return Verdict.STALE
+            return _STALE
         if d.prev_seq <= snap_seq < d.last_seq:
-            return Verdict.APPLY
-        return Verdict.GAP
+            return _APPLY
+        return _GAP
 
     def follows(self, last_seq: int, d: BookDelta) -> Verdict:
         if d.last_seq == NO_SEQ or last_seq == NO_SEQ or d.prev_seq == last_seq:
-            return Verdict.APPLY
-        return Verdict.GAP
+            return _APPLY
+        return _GAP
 
 
 class BinanceSpotRule:
@@ -78,20 +84,20 @@ class BinanceSpotRule:
 
     def after_snapshot(self, snap_seq: int, d: BookDelta) -> Verdict:
         if d.last_seq <= snap_seq:
-            return Verdict.STALE
+            return _STALE
         if d.first_seq <= snap_seq + 1 <= d.last_seq:
-            return Verdict.APPLY
-        return Verdict.GAP
+            return _APPLY
+        return _GAP
 
     def follows(self, last_seq: int, d: BookDelta) -> Verdict:
         if d.first_seq == last_seq + 1:
-            return Verdict.APPLY
+            return _APPLY
         if d.last_seq <= last_seq:
-            return Verdict.STALE
+            return _STALE
         if d.first_seq <= last_seq:
             # Overlaps the book: sizes are absolute, so re-applying the overlap is harmless.
-            return Verdict.APPLY
-        return Verdict.GAP
+            return _APPLY
+        return _GAP
 
 
 class BinanceFuturesRule:
@@ -99,13 +105,13 @@ class BinanceFuturesRule:
 
     def after_snapshot(self, snap_seq: int, d: BookDelta) -> Verdict:
         if d.last_seq < snap_seq:
-            return Verdict.STALE
+            return _STALE
         if d.first_seq <= snap_seq <= d.last_seq:
-            return Verdict.APPLY
-        return Verdict.GAP
+            return _APPLY
+        return _GAP
 
     def follows(self, last_seq: int, d: BookDelta) -> Verdict:
-        return Verdict.APPLY if d.prev_seq == last_seq else Verdict.GAP
+        return _APPLY if d.prev_seq == last_seq else _GAP
 
 
 class ContiguousRule:
@@ -116,10 +122,10 @@ class ContiguousRule:
 
     def follows(self, last_seq: int, d: BookDelta) -> Verdict:
         if d.first_seq == last_seq + 1:
-            return Verdict.APPLY
+            return _APPLY
         if d.last_seq <= last_seq:
-            return Verdict.STALE
-        return Verdict.GAP
+            return _STALE
+        return _GAP
 
 
 class NoSequenceRule:
@@ -128,10 +134,10 @@ class NoSequenceRule:
     name = "none"
 
     def after_snapshot(self, snap_seq: int, d: BookDelta) -> Verdict:
-        return Verdict.APPLY
+        return _APPLY
 
     def follows(self, last_seq: int, d: BookDelta) -> Verdict:
-        return Verdict.APPLY
+        return _APPLY
 
 
 RULES: dict[str, SequenceRule] = {

@@ -308,6 +308,23 @@ def test_raw_scaler_never_memoizes_a_refused_string():
     assert "abc" not in sc._qty
 
 
+def test_raw_scaler_getters_convert_and_remember_through_the_memos():
+    sc = RawScaler(SPOT, capacity=3)
+    px, qty = sc.getters()
+    assert [px(s) for s in ("42000.1", "42000.10000000", "7", "42000.1")] == [
+        4200010,
+        4200010,
+        700,
+        4200010,
+    ]
+    assert qty("0.00001000") == sc.inst.qty_to_raw("0.00001000") == 1
+    assert len(sc._px) <= 3
+    for bad in ("1.001", "abc", "", "1.2.3"):
+        with pytest.raises(PrecisionError):
+            px(bad)
+        assert bad not in sc._px
+
+
 # -- books through BookSync ----------------------------------------------------------------
 
 

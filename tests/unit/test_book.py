@@ -101,6 +101,47 @@ def test_raw_strings_follow_levels_for_checksums():
     b.check()
 
 
+@pytest.mark.parametrize("keep_raw", [False, True])
+def test_one_delta_growing_a_side_past_twice_the_load_splits_it(keep_raw):
+    b = LocalBook("v", "X", keep_raw=keep_raw)
+    b.bids._reset(4)
+    b.asks._reset(4)
+    snap = [(p, 1) for p in range(1, 6)]
+    raw = [[str(p), "1"] for p, _ in snap]
+    b.apply_snapshot(
+        snap, [(100, 1)], raw if keep_raw else None, [["100", "1"]] if keep_raw else None
+    )
+    assert len(b.bids._list._lists) == 2  # filled by one sort, in sublists of the load
+    b.apply_deltas([(1, 0), (2, 0)], [])  # merges back to one sublist
+    assert len(b.bids._list._lists) == 1
+    new = [(p, 2) for p in range(10, 30)]
+    b.apply_deltas(
+        new, [], [[str(p), "2"] for p, _ in new] if keep_raw else None, [] if keep_raw else None
+    )
+    b.bids._check()
+    assert all(len(s) <= 8 for s in b.bids._list._lists)
+    assert list(b.bids) == [3, 4, 5, *range(10, 30)]
+    assert b.best_bid() == (29, 2)
+    b.apply_deltas([(p, 0) for p in list(b.bids)], [])
+    b.bids._check()
+    assert b.best_bid() is None
+    assert b.bids._list._lists == []
+    assert b.bids._list._maxes == []
+    b.apply_deltas([(7, 3)], [])
+    assert b.best_bid() == (7, 3)
+    b.check()
+
+
+def test_index_built_by_a_positional_read_is_dropped_on_update():
+    b = make_book()
+    assert b.bids.peekitem(0) == (97, 10)  # builds the SortedList's positional index
+    b.apply_deltas([(98, 1), (100, 0)], [])
+    b.bids._check()
+    assert b.bids.peekitem(0) == (97, 10)
+    assert b.bids.peekitem(-1) == (99, 3)
+    assert b.bids.keys()[1] == 98
+
+
 def test_raw_top_without_keep_raw_is_a_bug():
     with pytest.raises(InvariantViolation):
         make_book().raw_top(5)
@@ -119,11 +160,24 @@ levels = st.lists(st.tuples(prices, sizes), max_size=8)
 
 
 class BookMachine(RuleBasedStateMachine):
-    """Random snapshots and deltas; the book must equal a naive dict model at every step."""
+    """Random snapshots and deltas; the book must equal a naive dict model at every step.
+
+    ``LOAD`` is the SortedList load factor: the default keeps each side one sublist (the
+    apply fast path); 4 makes several sublists, splits and merges (``_fill``, ``_apply_slow``
+    and the switches between the paths).
+    """
+
+    KEEP_RAW = True
+    LOAD: int | None = None
 
     def __init__(self) -> None:
         super().__init__()
-        self.book = LocalBook("v", "X", keep_raw=True)
+        self.book = LocalBook("v", "X", keep_raw=self.KEEP_RAW)
+        if self.LOAD is not None:
+            self.book.bids._reset(self.LOAD)
+            self.book.asks._reset(self.LOAD)
+        self.maxes = self.book.bids._list._maxes
+        self.lists = self.book.asks._list._lists
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
 
@@ -136,7 +190,10 @@ class BookMachine(RuleBasedStateMachine):
         # keep the generated snapshot uncrossed: bids below 30, asks above 30
         bids = [(p % 30 + 1, q) for p, q in bids]
         asks = [(p % 30 + 31, q) for p, q in asks]
-        self.book.apply_snapshot(bids, asks, self._raw(bids), self._raw(asks))
+        if self.KEEP_RAW:
+            self.book.apply_snapshot(bids, asks, self._raw(bids), self._raw(asks))
+        else:
+            self.book.apply_snapshot(bids, asks)
         self.bids, self.asks = {}, {}
         self._apply(bids, asks)
 
@@ -144,7 +201,10 @@ class BookMachine(RuleBasedStateMachine):
     def delta(self, bids, asks):
         bids = [(p % 30 + 1, q) for p, q in bids]
         asks = [(p % 30 + 31, q) for p, q in asks]
-        self.book.apply_deltas(bids, asks, self._raw(bids), self._raw(asks))
+        if self.KEEP_RAW:
+            self.book.apply_deltas(bids, asks, self._raw(bids), self._raw(asks))
+        else:
+            self.book.apply_deltas(bids, asks)
         self._apply(bids, asks)
 
     def _apply(self, bids, asks):
@@ -166,6 +226,19 @@ class BookMachine(RuleBasedStateMachine):
         w = self.book.walk(Side.BUY, qty)
         assert (w.qty, w.notional) == (qty - left, notional)
 
+    @rule(qty=st.integers(min_value=0, max_value=40), limit=st.none() | prices)
+    def sell_walk_matches_model(self, qty, limit):
+        left, notional, worst, levels = qty, 0, 0, 0
+        for p in sorted(self.bids, reverse=True):
+            if left <= 0 or (limit is not None and p < limit):
+                break
+            take = min(left, self.bids[p])
+            notional += p * take
+            left -= take
+            worst, levels = p, levels + 1
+        w = self.book.walk(Side.SELL, qty, limit)
+        assert (w.qty, w.notional, w.worst_px, w.levels) == (qty - left, notional, worst, levels)
+
     @invariant()
     def equals_model_and_holds_invariants(self):
         assert dict(self.book.bids) == self.bids
@@ -173,9 +246,42 @@ class BookMachine(RuleBasedStateMachine):
         assert self.book.best_bid() == (max(self.bids.items()) if self.bids else None)
         assert self.book.best_ask() == (min(self.asks.items()) if self.asks else None)
         self.book.check()
-        nb = sorted(self.bids, reverse=True)[:25]
-        assert [p for p, _ in self.book.raw_top(25)[0]] == [str(p) for p in nb]
+        self.book.bids._check()  # sortedcontainers' own invariants (sublists, maxes, index)
+        self.book.asks._check()
+        assert list(self.book.bids) == sorted(self.bids)
+        assert list(self.book.asks) == sorted(self.asks)
+        # The detector binds these lists once per book: they must never be replaced.
+        assert self.book.bids._list._maxes is self.maxes
+        assert self.book.asks._list._lists is self.lists
+        for n in (0, 1, 3, 12):  # 12: more than one sublist of load 4 holds
+            assert self.book.top(Side.BUY, n) == sorted(self.bids.items(), reverse=True)[:n]
+            assert self.book.top(Side.SELL, n) == sorted(self.asks.items())[:n]
+        if self.KEEP_RAW:
+            nb = sorted(self.bids, reverse=True)[:25]
+            assert [p for p, _ in self.book.raw_top(25)[0]] == [str(p) for p in nb]
+            na = sorted(self.asks)[:25]
+            assert [p for p, _ in self.book.raw_top(25)[1]] == [str(p) for p in na]
 
 
+class IntBookMachine(BookMachine):
+    KEEP_RAW = False
+
+
+class SmallLoadBookMachine(BookMachine):
+    LOAD = 4
+
+
+class SmallLoadIntBookMachine(BookMachine):
+    KEEP_RAW = False
+    LOAD = 4
+
+
+_machine_settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
 TestBookMachine = BookMachine.TestCase
-TestBookMachine.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+TestBookMachine.settings = _machine_settings
+TestIntBookMachine = IntBookMachine.TestCase
+TestIntBookMachine.settings = _machine_settings
+TestSmallLoadBookMachine = SmallLoadBookMachine.TestCase
+TestSmallLoadBookMachine.settings = _machine_settings
+TestSmallLoadIntBookMachine = SmallLoadIntBookMachine.TestCase
+TestSmallLoadIntBookMachine.settings = _machine_settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from typing import cast
 
 import msgspec
 import pytest
@@ -187,6 +188,43 @@ def test_books_checksum_zero_is_not_verified(codec):
     outcomes = feed(sync, [ev for m in msgs for ev in decode_ws(codec, encode(m))])
     assert outcomes == [Outcome.APPLIED] * 4
     assert (sync.stats.checksum_ok, sync.stats.checksum_absent) == (0, 4)
+
+
+def test_books_raw_rows_only_when_a_checksum_can_need_them(codec):
+    msgs = load("ws_books.json")
+    for m in msgs:
+        m["data"][0]["checksum"] = 0
+    snap, update = (ev for m in msgs[:2] for ev in decode_ws(codec, encode(m)))
+    # A snapshot always keeps its rows (the book decides whether to keep them)...
+    assert isinstance(snap, BookSnapshot)
+    assert snap.raw_bids == msgs[0]["data"][0]["bids"]
+    # ... an update with checksum 0 of an instrument that never had one has nothing to verify.
+    assert isinstance(update, BookDelta)
+    assert (update.raw_bids, update.raw_asks) == (None, None)
+    assert update.asks == [(302435, 0), (302450, 50_000_000)]
+
+
+def test_books_raw_rows_stay_on_once_the_instrument_had_a_checksum(codec):
+    msgs = load("ws_books.json")
+    msgs[2]["data"][0]["checksum"] = 0
+    msgs[3]["data"][0]["checksum"] = 0
+    decoded = [ev for m in msgs for ev in decode_ws(codec, encode(m))]
+    assert all(isinstance(ev, BookSnapshot | BookDelta) for ev in decoded)
+    events = cast(list[BookSnapshot | BookDelta], decoded)
+    assert events[1].raw_asks == [["30243.5", "0", "0", "0"], ["30245", "0.5000", "0", "1"]]
+    assert (events[2].raw_bids, events[2].raw_asks) == ([], [])  # checksum 0, rows kept
+    assert events[3].raw_bids == [["30230.5", "0", "0", "0"]]
+    sync = codec.book_spec("BTC-USDT", "books").new_sync("okx", "BTC-USDT")
+    assert feed(sync, decoded[:3]) == [Outcome.APPLIED] * 3
+    assert sync.book.keep_raw
+    assert (sync.stats.checksum_ok, sync.stats.checksum_absent) == (2, 1)
+
+
+def test_books_raw_rows_of_an_unexpected_shape_raise_decode_error(codec):
+    msg = load("ws_books.json")[1]
+    msg["data"][0]["asks"][0][3] = 0  # a number where OKX sends a string
+    with pytest.raises(DecodeError, match="ws0 channel 'books'"):
+        decode_ws(codec, encode(msg))
 
 
 def test_books_without_seq_id_or_checksum_decode_to_no_seq(codec):

@@ -6,13 +6,19 @@ incremental, ``seqId``/``prevSeqId``, CRC32 ``checksum``), ``books5`` (top-5 sna
 Events (subscribe acks, errors, notices, ...), the text frame ``pong`` and other channels
 decode to no events.
 
-Each frame is decoded in one msgspec pass (``OkxWsMsg``); prices and sizes are converted to
-raw integers once, here, with the instrument's precisions. The conversions go through a
-small per-instrument memo (``str -> int``, bounded): book updates repeat the price and size
-strings already seen (about 80% of the rows of a real 2022 ``books`` stream), and a dict hit
-costs a fraction of a conversion. Values are exactly those of
+Each frame is decoded in one msgspec pass (``OkxWsMsg``, book rows as price and size only);
+prices and sizes are converted to raw integers once, here, with the instrument's precisions.
+The conversions go through a small per-instrument memo (``str -> int``, bounded): book updates
+repeat the price and size strings already seen (about 80% of the rows of a real 2022 ``books``
+stream), and a dict hit costs a fraction of a conversion. Values are exactly those of
 ``Instrument.px_to_raw`` / ``qty_to_raw``; a string that does not fit is never memoized
 and raises ``PrecisionError`` every time.
+
+Book events carry the rows exactly as received (``raw_bids``/``raw_asks``, for the CRC32
+checksum) on snapshots, on updates with a non-zero ``checksum``, and on every update of an
+instrument once one of its book messages had a checksum; otherwise (OKX has sent checksum 0
+since June 2026) they carry ``None`` and the frame is decoded once. The raw rows come from a
+second decode of the frame (``OkxWsRawBooksMsg``).
 """
 
 from __future__ import annotations
@@ -40,8 +46,10 @@ from arb.core.sync import BookSpec
 from arb.recording import Kind
 from venues.okx.checksum import book_checksum
 from venues.okx.schemas import OkxBooksRestMsg
+from venues.okx.schemas import OkxRowMsg
 from venues.okx.schemas import OkxWsArgMsg
 from venues.okx.schemas import OkxWsMsg
+from venues.okx.schemas import OkxWsRawBooksMsg
 
 __all__ = ["BOOK_CHANNELS", "INCREMENTAL_CHANNELS", "REST_BOOKS_PATH", "OkxCodec"]
 
@@ -54,14 +62,14 @@ REST_BOOKS_CHANNEL = "books"
 """A REST book snapshot feeds the ``books`` book (same depth, same sequence ids)."""
 
 _PONG = b"pong"
+_RECV = Kind.RECV
 _SIDES = frozenset(("buy", "sell"))
 
-Rows = list[list[str]]
 Levels = list[tuple[int, int]]
-Memo = dict[str, int]
+Getter = Callable[[str], int]
 
 
-Handler = Callable[[OkxWsMsg, OkxWsArgMsg, int], list[MarketEvent]]
+Handler = Callable[[OkxWsMsg, OkxWsArgMsg, int, bytes], list[MarketEvent]]
 
 
 class OkxCodec:
@@ -81,7 +89,14 @@ class OkxCodec:
         self._markets: dict[str, RawScaler] = {
             i.venue_symbol: RawScaler(i) for i in self._instruments
         }
+        # The book channels' hot path: instId -> (symbol, price getter, size getter).
+        self._book_markets: dict[str, tuple[str, Getter, Getter]] = {
+            k: (m.symbol, *m.getters()) for k, m in self._markets.items()
+        }
+        # instIds whose book messages had a non-zero checksum: their updates keep raw rows.
+        self._checksummed: set[str] = set()
         self._ws = msgspec.json.Decoder(OkxWsMsg)
+        self._ws_raw_books = msgspec.json.Decoder(OkxWsRawBooksMsg)
         self._rest_books = msgspec.json.Decoder(OkxBooksRestMsg)
         self._any = msgspec.json.Decoder()
         self._handlers: dict[str, Handler] = {
@@ -130,11 +145,30 @@ class OkxCodec:
         VenueError
             A REST book response with ``code`` other than ``"0"``.
         """
-        if kind == Kind.RECV:
-            return self._decode_ws(conn, payload, ts_recv)
-        if kind == Kind.REST:
-            return self._decode_rest(conn, payload, ts_recv)
-        return []
+        if kind != _RECV:
+            if kind == Kind.REST:
+                return self._decode_rest(conn, payload, ts_recv)
+            return []
+        # WebSocket frames, inline (the hot path).
+        if payload == _PONG:
+            return []
+        try:
+            msg = self._ws.decode(payload)
+        except msgspec.DecodeError as e:
+            return self._undecodable(conn, payload, e)
+        if msg.event:
+            return []
+        arg = msg.arg
+        if arg is None:
+            raise DecodeError(f"okx {conn}: frame has neither 'event' nor 'arg': {payload[:120]!r}")
+        handler = self._handlers.get(arg.channel)
+        if handler is None:
+            return []
+        try:
+            return handler(msg, arg, ts_recv, payload)
+        except (ValueError, IndexError) as e:
+            # (msgspec.DecodeError is a ValueError: a raw-rows decode that fails lands here)
+            raise DecodeError(f"okx {conn} channel {arg.channel!r}: {e}") from e
 
     def book_spec(self, symbol: str, channel: str) -> BookSpec:
         """Return the sequence rule and checksum of the book fed by ``channel``.
@@ -154,26 +188,6 @@ class OkxCodec:
         return list(self._instruments)
 
     # -- WebSocket -----------------------------------------------------------------------
-
-    def _decode_ws(self, conn: str, payload: bytes, ts_recv: int) -> list[MarketEvent]:
-        if payload == _PONG:
-            return []
-        try:
-            msg = self._ws.decode(payload)
-        except msgspec.DecodeError as e:
-            return self._undecodable(conn, payload, e)
-        if msg.event:
-            return []
-        arg = msg.arg
-        if arg is None:
-            raise DecodeError(f"okx {conn}: frame has neither 'event' nor 'arg': {payload[:120]!r}")
-        handler = self._handlers.get(arg.channel)
-        if handler is None:
-            return []
-        try:
-            return handler(msg, arg, ts_recv)
-        except (ValueError, IndexError) as e:
-            raise DecodeError(f"okx {conn} channel {arg.channel!r}: {e}") from e
 
     def _undecodable(self, conn: str, payload: bytes, e: msgspec.DecodeError) -> list[MarketEvent]:
         # Error path only. A frame of a channel arb does not read (candles send lists) may not
@@ -197,12 +211,12 @@ class OkxCodec:
     def _market(self, inst_id: str, channel: str) -> RawScaler:
         m = self._markets.get(inst_id)
         if m is None:
-            raise UnknownInstrument(
-                f"okx channel {channel!r}: instId {inst_id!r} is not among the instruments"
-            )
+            raise _unknown(inst_id, channel)
         return m
 
-    def _books(self, msg: OkxWsMsg, arg: OkxWsArgMsg, ts_recv: int) -> list[MarketEvent]:
+    def _books(
+        self, msg: OkxWsMsg, arg: OkxWsArgMsg, ts_recv: int, payload: bytes
+    ) -> list[MarketEvent]:
         """Incremental book channels (``books``, ``books-l2-tbt``, ``books50-l2-tbt``).
 
         Sample::
@@ -212,7 +226,11 @@ class OkxCodec:
               "ts":"1652459225464","checksum":-914047754,"prevSeqId":122,"seqId":123}]}
         """
         channel = arg.channel
-        m = self._market(arg.instId, channel)
+        inst_id = arg.instId
+        market = self._book_markets.get(inst_id)
+        if market is None:
+            raise _unknown(inst_id, channel)
+        symbol, px, qty = market
         action = msg.action
         if action == "update":
             snapshot = False
@@ -220,12 +238,23 @@ class OkxCodec:
             snapshot = True
         else:
             raise ValueError(f"action was {action!r}, expected 'snapshot' or 'update'")
-        symbol = m.symbol
-        levels = m.levels
+        checksummed = self._checksummed
+        keep_raw = snapshot or inst_id in checksummed
+        raw: OkxWsRawBooksMsg | None = None
         out: list[MarketEvent] = []
-        for d in msg.data:
-            rb = d.bids
-            ra = d.asks
+        for i, d in enumerate(msg.data):
+            bids = [(px(r.px), qty(r.sz)) for r in d.bids]
+            asks = [(px(r.px), qty(r.sz)) for r in d.asks]
+            checksum = d.checksum
+            raw_bids = raw_asks = None
+            if checksum or keep_raw:
+                if checksum and inst_id not in checksummed:
+                    checksummed.add(inst_id)
+                if raw is None:
+                    raw = self._ws_raw_books.decode(payload)
+                rd = raw.data[i]
+                raw_bids = rd.bids
+                raw_asks = rd.asks
             if snapshot:
                 out.append(
                     BookSnapshot(
@@ -235,11 +264,11 @@ class OkxCodec:
                         ts_event=int(d.ts) * 1_000_000,
                         ts_recv=ts_recv,
                         seq=d.seqId,
-                        bids=levels(rb),
-                        asks=levels(ra),
-                        checksum=d.checksum,
-                        raw_bids=rb,
-                        raw_asks=ra,
+                        bids=bids,
+                        asks=asks,
+                        checksum=checksum,
+                        raw_bids=raw_bids,
+                        raw_asks=raw_asks,
                     )
                 )
             else:
@@ -254,16 +283,18 @@ class OkxCodec:
                         first_seq=seq,
                         last_seq=seq,
                         prev_seq=d.prevSeqId,
-                        bids=levels(rb),
-                        asks=levels(ra),
-                        checksum=d.checksum,
-                        raw_bids=rb,
-                        raw_asks=ra,
+                        bids=bids,
+                        asks=asks,
+                        checksum=checksum,
+                        raw_bids=raw_bids,
+                        raw_asks=raw_asks,
                     )
                 )
         return out
 
-    def _books5(self, msg: OkxWsMsg, arg: OkxWsArgMsg, ts_recv: int) -> list[MarketEvent]:
+    def _books5(
+        self, msg: OkxWsMsg, arg: OkxWsArgMsg, ts_recv: int, payload: bytes
+    ) -> list[MarketEvent]:
         """``books5``: the top 5 levels, replaced on every push (no action, no checksum).
 
         Sample::
@@ -283,14 +314,16 @@ class OkxCodec:
                     ts_event=int(d.ts) * 1_000_000,
                     ts_recv=ts_recv,
                     seq=d.seqId,
-                    bids=m.levels(d.bids),
-                    asks=m.levels(d.asks),
+                    bids=_levels(m, d.bids),
+                    asks=_levels(m, d.asks),
                     partial=True,
                 )
             )
         return out
 
-    def _bbo(self, msg: OkxWsMsg, arg: OkxWsArgMsg, ts_recv: int) -> list[MarketEvent]:
+    def _bbo(
+        self, msg: OkxWsMsg, arg: OkxWsArgMsg, ts_recv: int, payload: bytes
+    ) -> list[MarketEvent]:
         """``bbo-tbt``: best bid and ask (one level per side; a side may be empty).
 
         Sample::
@@ -312,15 +345,17 @@ class OkxCodec:
                     ts_event=int(d.ts) * 1_000_000,
                     ts_recv=ts_recv,
                     seq=d.seqId,
-                    bid_px=0 if bid is None else m.px(bid[0]),
-                    bid_qty=0 if bid is None else m.qty(bid[1]),
-                    ask_px=0 if ask is None else m.px(ask[0]),
-                    ask_qty=0 if ask is None else m.qty(ask[1]),
+                    bid_px=0 if bid is None else m.px(bid.px),
+                    bid_qty=0 if bid is None else m.qty(bid.sz),
+                    ask_px=0 if ask is None else m.px(ask.px),
+                    ask_qty=0 if ask is None else m.qty(ask.sz),
                 )
             )
         return out
 
-    def _tickers(self, msg: OkxWsMsg, arg: OkxWsArgMsg, ts_recv: int) -> list[MarketEvent]:
+    def _tickers(
+        self, msg: OkxWsMsg, arg: OkxWsArgMsg, ts_recv: int, payload: bytes
+    ) -> list[MarketEvent]:
         """``tickers``: best bid/ask and last trade price (empty strings read as 0).
 
         Sample::
@@ -348,7 +383,9 @@ class OkxCodec:
             )
         return out
 
-    def _trades(self, msg: OkxWsMsg, arg: OkxWsArgMsg, ts_recv: int) -> list[MarketEvent]:
+    def _trades(
+        self, msg: OkxWsMsg, arg: OkxWsArgMsg, ts_recv: int, payload: bytes
+    ) -> list[MarketEvent]:
         """``trades``: one ``Trade`` per entry; ``side`` is the taker's side.
 
         Sample::
@@ -420,3 +457,14 @@ class OkxCodec:
         except (ValueError, IndexError) as e:
             raise DecodeError(f"okx {conn}: {e}") from e
         return [snap]
+
+
+def _levels(m: RawScaler, rows: list[OkxRowMsg]) -> Levels:
+    px, qty = m.getters()
+    return [(px(r.px), qty(r.sz)) for r in rows]
+
+
+def _unknown(inst_id: str, channel: str) -> UnknownInstrument:
+    return UnknownInstrument(
+        f"okx channel {channel!r}: instId {inst_id!r} is not among the instruments"
+    )

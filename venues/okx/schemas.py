@@ -7,7 +7,10 @@ sequence fields decode to ``-1`` (``arb.core.events.NO_SEQ``), an absent checksu
 WebSocket pushes are decoded in one pass into ``OkxWsMsg``: the envelope (``arg``,
 ``action``, ``event``) and every ``data`` entry at once. ``OkxWsDataMsg`` is the union of
 the fields of the channels arb reads (books, bbo-tbt, tickers, trades); each channel fills
-its own subset.
+its own subset. Book rows ``[price, size, "0", numOrders]`` decode to ``OkxRowMsg``
+(``array_like``: price and size only, the rest of the row is skipped without allocating).
+The rows exactly as received (four strings), needed only to verify checksums, come from a
+second decoder, ``OkxWsRawBooksMsg``, run on the same frame when a checksum asks for them.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ __all__ = [
     "OkxBooksRestMsg",
     "OkxInstrumentMsg",
     "OkxInstrumentsMsg",
+    "OkxRawBooksDataMsg",
+    "OkxRowMsg",
     "OkxWsArgMsg",
     "OkxWsDataMsg",
     "OkxWsMsg",
+    "OkxWsRawBooksMsg",
 ]
 
 # -- WebSocket -------------------------------------------------------------------------------
@@ -33,15 +39,19 @@ class OkxWsArgMsg(msgspec.Struct, gc=False):
     instId: str = ""
 
 
-class OkxWsDataMsg(msgspec.Struct, gc=False):
-    """One entry of ``data``; the fields of books, bbo-tbt, tickers and trades together.
+class OkxRowMsg(msgspec.Struct, array_like=True, gc=False):
+    """One book row ``[price, size, "0", numOrders]``: the price and size strings only."""
 
-    Book rows are ``[price, size, "0", numOrders]``, all strings, as received.
-    """
+    px: str
+    sz: str
+
+
+class OkxWsDataMsg(msgspec.Struct, gc=False):
+    """One entry of ``data``; the fields of books, bbo-tbt, tickers and trades together."""
 
     instId: str = ""
-    asks: list[list[str]] = []
-    bids: list[list[str]] = []
+    asks: list[OkxRowMsg] = []
+    bids: list[OkxRowMsg] = []
     ts: str = ""
     checksum: int = 0
     seqId: int = -1
@@ -70,6 +80,19 @@ class OkxWsMsg(msgspec.Struct, gc=False):
     action: str = ""
     event: str = ""
     data: list[OkxWsDataMsg] = []
+
+
+class OkxRawBooksDataMsg(msgspec.Struct, gc=False):
+    """One entry of a book push's ``data``: its rows exactly as received, all strings."""
+
+    asks: list[list[str]] = []
+    bids: list[list[str]] = []
+
+
+class OkxWsRawBooksMsg(msgspec.Struct, gc=False):
+    """A book push read again for its raw rows (``data`` entries in the order of ``OkxWsMsg``)."""
+
+    data: list[OkxRawBooksDataMsg] = []
 
 
 # -- REST ------------------------------------------------------------------------------------
