@@ -77,7 +77,9 @@ from arb.core.sync import Outcome
 from arb.core.sync import SyncState
 from arb.core.types import Side
 from arb.core.unwind import DONE_BALANCED
+from arb.core.unwind import DONE_EXHAUSTED
 from arb.core.unwind import DONE_WITHIN_TOLERANCE
+from arb.core.unwind import PERMANENT_REJECTS
 from arb.core.unwind import Decision
 from arb.core.unwind import LegFills
 from arb.core.unwind import Plan
@@ -99,9 +101,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DONE_BALANCED",
+    "DONE_EXHAUSTED",
     "DONE_WITHIN_TOLERANCE",
     "NO_SEQ",
     "NS_PER_DAY",
+    "PERMANENT_REJECTS",
     "RACES",
     "TERMINAL_STATES",
     "TRANSITIONS",

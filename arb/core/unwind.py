@@ -37,6 +37,14 @@ Rule (deterministic):
    price (escalation will come), else **DONE** ``UNWIND_SKIPPED: <why the unwind cannot be
    sent>`` (``rejected``, ``below_min_size``).
 
+A way is given up on a (leg, side) after a reject that would repeat (``PERMANENT_REJECTS``:
+balance, tick, lot, minimums, unknown symbol; the leg's own order counts) or after
+``max_attempts`` transient ones (rate limit, overload). A residual below a venue's minimum
+order is traded anyway as one more round trip of the minimum size on every leg (the hedge
+target moved up, the unwind target down), so dust does not stay unhedged. After
+``max_rollback_orders`` the planner stops: **DONE** ``UNWIND_SKIPPED: attempts_exhausted``, and
+the residual stays in the unhedged total that the risk gate limits.
+
 Client order ids: the rollback orders of leg ``i`` (of ``n``) are leg ``n + i`` of the
 opportunity, attempt ``k`` = how many rollback orders that leg already has. Re-planning the
 same state gives the same ids (a re-send is never doubled by the venue); a new attempt only
@@ -54,6 +62,7 @@ Spot and linear instruments (``contract_value`` multiplies the size); not invers
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -81,7 +90,9 @@ from arb.core.types import Side
 
 __all__ = [
     "DONE_BALANCED",
+    "DONE_EXHAUSTED",
     "DONE_WITHIN_TOLERANCE",
+    "PERMANENT_REJECTS",
     "Decision",
     "LegFills",
     "Plan",
@@ -102,6 +113,7 @@ level a walk touches), or ``None`` when the book cannot say (no depth, stale, in
 
 DONE_BALANCED = "UNWIND_SKIPPED: residual_qty=0"
 DONE_WITHIN_TOLERANCE = "UNWIND_SKIPPED: within_tolerance"
+DONE_EXHAUSTED = "UNWIND_SKIPPED: attempts_exhausted"
 
 
 class Decision(enum.StrEnum):
@@ -136,7 +148,12 @@ class UnwindConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     residual_tolerance: int = 0
     """Residual per asset (home value, AMOUNT_PRECISION) left alone."""
     max_attempts: int = 3
-    """Rollback orders per leg before escalating."""
+    """Rollback orders per leg before escalating; also the transient rejects of one (leg,
+    side) after which that way is given up."""
+    max_rollback_orders: int = 12
+    """Rollback orders of one opportunity after which the planner gives up with
+    ``UNWIND_SKIPPED: attempts_exhausted``, leaving the residual to the risk limit (a venue
+    that keeps filling a fraction of every order must not be paid fees forever)."""
 
     def __post_init__(self) -> None:
         if self.escalation_order_type not in (OrderType.MARKET, OrderType.IOC):
@@ -144,6 +161,8 @@ class UnwindConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         ints = (self.time_budget_ms, self.escalation_lead_ms, self.order_timeout_ms)
         if min(ints) < 0 or self.residual_tolerance < 0 or self.max_attempts < 1:
             raise ValueError("times and residual_tolerance must be >= 0, max_attempts >= 1")
+        if self.max_rollback_orders < self.max_attempts:
+            raise ValueError("max_rollback_orders must be >= max_attempts")
         if self.escalation_lead_ms > self.time_budget_ms:
             raise ValueError("escalation_lead_ms must not exceed time_budget_ms")
         bps = (
@@ -271,6 +290,8 @@ def plan(
         return msgspec.structs.replace(base, decision=Decision.DONE, reason=DONE_BALANCED)
     if all(abs(v) <= config.residual_tolerance for v in residual.values()):
         return msgspec.structs.replace(base, decision=Decision.DONE, reason=DONE_WITHIN_TOLERANCE)
+    if sum(len(lf.rollbacks) for lf in legs) >= config.max_rollback_orders:
+        return msgspec.structs.replace(base, decision=Decision.DONE, reason=DONE_EXHAUSTED)
     if escalating:
         return _escalate(opportunity_id, legs, hedge, unwind, base, escalating, config, now_ns)
     way = _choose(hedge, unwind)
@@ -403,6 +424,39 @@ def _deltas(legs: Sequence[LegFills], fills: list[int], ref: int) -> list[int]:
     return out
 
 
+def _min_qty(inst: Instrument, px: int) -> int:
+    # Smallest quantity (raw, a multiple of the lot) the venue accepts at price px.
+    lot = inst.lot_raw
+    q = max(to_raw(inst.min_size, inst.size_precision), lot)
+    if inst.min_notional not in ("0", "") and px > 0:
+        per_unit = notional_amount(inst, px, POW10[inst.size_precision], round_up=False)
+        need = to_raw(inst.min_notional, AMOUNT_PRECISION) * POW10[inst.size_precision]
+        q = max(q, -(-need // max(per_unit, 1)))
+    return -(-q // lot) * lot
+
+
+def _padded(
+    legs: Sequence[LegFills], fills: list[int], ref: int, *, hedge: bool
+) -> list[int] | None:
+    # A residual below a venue's minimum cannot be traded on its own. Move the target fraction
+    # further (hedge: up, unwind: down) until every leg's order is at least its minimum: one
+    # more round trip of the smallest tradable size, after which the legs are balanced.
+    # Deltas round away from zero to the lot; None when an unwind would go below nothing.
+    target = Fraction(fills[ref], legs[ref].leg.qty)
+    for lf, f in zip(legs, fills, strict=True):
+        m, q = _min_qty(lf.inst, lf.leg.px), lf.leg.qty
+        target = max(target, Fraction(f + m, q)) if hedge else min(target, Fraction(f - m, q))
+    if target < 0:
+        return None
+    out = []
+    for lf, f in zip(legs, fills, strict=True):
+        lot = lf.inst.lot_raw
+        d = target * lf.leg.qty - f
+        lots = math.ceil(d / lot) if d > 0 else math.floor(d / lot)
+        out.append(lots * lot)
+    return out
+
+
 def _move(px: int, side: Side, ppm: int, tick: int) -> int:
     # px moved ppm against us, on the tick, never past the bound (buy: floor, sell: ceil),
     # never less aggressive than px, and at least one tick.
@@ -424,8 +478,32 @@ def _too_small(inst: Instrument, qty: int, px: int | None) -> bool:
     return amount < to_raw(inst.min_notional, AMOUNT_PRECISION)
 
 
-def _was_rejected(lf: LegFills, side: Side) -> bool:
-    return any(o.side is side and o.state is OrderState.REJECTED for o in lf.rollbacks)
+PERMANENT_REJECTS = frozenset(
+    {
+        "INSUFFICIENT_BALANCE",
+        "OFF_TICK",
+        "OFF_LOT",
+        "BELOW_MIN_SIZE",
+        "BELOW_MIN_NOTIONAL",
+        "UNKNOWN_SYMBOL",
+        "UNSUPPORTED_INSTRUMENT",
+    }
+)
+"""Reject codes that the same order would get again (venue adapters map their own codes to
+these); any other reject (rate limit, overload, random) is transient and retried."""
+
+
+def _was_rejected(lf: LegFills, side: Side, config: UnwindConfig) -> bool:
+    # Blocked for good: a permanent reject of an order of this side on this leg (the leg's own
+    # order included), or ``max_attempts`` transient rejects of rollback orders of this side.
+    transient = 0
+    for o in (*lf.orders, *lf.rollbacks):
+        if o.side is not side or o.state is not OrderState.REJECTED:
+            continue
+        if o.reject_reason in PERMANENT_REJECTS:
+            return True
+        transient += any(o is r for r in lf.rollbacks)
+    return transient >= config.max_attempts
 
 
 def _way(
@@ -438,8 +516,12 @@ def _way(
     home: str,
     config: UnwindConfig,
 ) -> _Way:
-    deltas = _deltas(legs, fills, ref)
     hedge = kind is Decision.HEDGE
+    deltas = _deltas(legs, fills, ref)
+    if any(
+        d and _too_small(lf.inst, abs(d), lf.leg.px) for lf, d in zip(legs, deltas, strict=True)
+    ):
+        deltas = _padded(legs, fills, ref, hedge=hedge) or deltas
     ppm = bps_to_ppm(config.max_hedge_slippage_bps if hedge else config.max_unwind_slippage_bps)
     prices: list[int | None] = []
     limits: list[int] = []
@@ -455,7 +537,7 @@ def _way(
         prices.append(px)
         limit = _move(lf.leg.px if hedge else (px or 0), side, ppm, inst.tick_raw)
         limits.append(limit)
-        if _was_rejected(lf, side):
+        if _was_rejected(lf, side, config):
             hard = hard or "rejected"
         elif _too_small(inst, qty, px if px is not None else lf.leg.px):
             hard = hard or "below_min_size"

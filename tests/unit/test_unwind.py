@@ -18,11 +18,13 @@ from arb.core.messages import OrderType
 from arb.core.messages import PlaceOrder
 from arb.core.messages import client_order_id
 from arb.core.money import AMOUNT_PRECISION
+from arb.core.money import notional_amount
 from arb.core.opportunity import Leg
 from arb.core.orders import Order
 from arb.core.orders import OrderState
 from arb.core.types import Side
 from arb.core.unwind import DONE_BALANCED
+from arb.core.unwind import DONE_EXHAUSTED
 from arb.core.unwind import DONE_WITHIN_TOLERANCE
 from arb.core.unwind import Decision
 from arb.core.unwind import LegFills
@@ -80,12 +82,12 @@ LEG_SELL = Leg(
 _trade_no = 0
 
 
-def _events(order: Order, outcome: str, filled: int, px: int) -> None:
+def _events(order: Order, outcome: str, filled: int, px: int, reason: str = "X") -> None:
     global _trade_no
     cid, venue = order.client_order_id, order.venue
     if outcome == "rejected":
         order.apply(
-            OrderRejected(venue=venue, client_order_id=cid, reason="X", ts_event=1, ts_recv=1)
+            OrderRejected(venue=venue, client_order_id=cid, reason=reason, ts_event=1, ts_recv=1)
         )
         return
     order.apply(
@@ -491,12 +493,12 @@ def test_attempt_increments_only_after_a_sent_rollback_ends():
     assert (again.client_order_id, again.qty) == ("o1L3A1", Q - 2_500)
 
 
-def test_a_rejected_hedge_is_not_retried_the_same_way():
+def test_a_permanently_rejected_hedge_is_not_retried_the_same_way():
     legs = spatial(Q, 0, sell_outcome="rejected")
     (cmd,) = run(legs).commands
     assert isinstance(cmd, PlaceOrder)
     hedge = Order.from_place(cmd, INST_B)
-    _events(hedge, "rejected", 0, 0)
+    _events(hedge, "rejected", 0, 0, reason="INSUFFICIENT_BALANCE")
     p = run(with_rollbacks(legs, 1, hedge))
     assert (p.decision, p.reason) == (Decision.UNWIND, "UNWIND: hedge_rejected")
     (unwind,) = p.commands
@@ -504,17 +506,35 @@ def test_a_rejected_hedge_is_not_retried_the_same_way():
     assert unwind.client_order_id == "o1L2A0"
 
 
+def test_a_transient_reject_is_retried_until_max_attempts_then_the_other_way():
+    legs = spatial(Q, 0, sell_outcome="rejected")
+    for attempt in range(CFG.max_attempts):
+        p = run(legs)
+        assert p.decision is Decision.HEDGE, attempt
+        (cmd,) = p.commands
+        assert isinstance(cmd, PlaceOrder)
+        assert cmd.client_order_id == f"o1L3A{attempt}"  # the next attempt, never a doubled id
+        hedge = Order.from_place(cmd, INST_B)
+        _events(hedge, "rejected", 0, 0, reason="RATE_LIMITED")
+        legs = with_rollbacks(legs, 1, hedge)
+    p = run(legs, now_ms=2_500)  # escalating: the hedge way is spent, unwind on A
+    assert (p.decision, p.direction) == (Decision.ESCALATE, "unwind")
+    (cmd,) = p.commands
+    assert isinstance(cmd, PlaceOrder)
+    assert (cmd.venue, cmd.side) == ("A", Side.SELL)
+
+
 def test_both_ways_rejected_gives_up_with_a_code():
     legs = spatial(Q, 0, sell_outcome="rejected")
     (h,) = run(legs).commands
     assert isinstance(h, PlaceOrder)
     hedge = Order.from_place(h, INST_B)
-    _events(hedge, "rejected", 0, 0)
+    _events(hedge, "rejected", 0, 0, reason="INSUFFICIENT_BALANCE")
     legs = with_rollbacks(legs, 1, hedge)
     (u,) = run(legs).commands
     assert isinstance(u, PlaceOrder)
     unwind = Order.from_place(u, INST_A)
-    _events(unwind, "rejected", 0, 0)
+    _events(unwind, "rejected", 0, 0, reason="OFF_LOT")
     legs = with_rollbacks(legs, 0, unwind)
     for now_ms in (100, 2_500):
         p = run(legs, now_ms=now_ms)
@@ -526,35 +546,73 @@ def test_both_ways_rejected_gives_up_with_a_code():
         assert p.residual == {"BTC": MARK}
 
 
-def test_residual_below_min_size_is_skipped_with_a_code():
+def test_the_legs_own_permanent_reject_blocks_the_hedge_at_once():
+    legs = spatial(Q, 0, sell_outcome="rejected")
+    legs[1].orders[0].reject_reason = "INSUFFICIENT_BALANCE"  # as the venue said
+    p = run(legs)
+    assert (p.decision, p.reason) == (Decision.UNWIND, "UNWIND: hedge_rejected")
+
+
+def test_rollback_stops_after_max_rollback_orders_with_a_code():
+    cfg = msgspec.structs.replace(CFG, max_rollback_orders=3)
+    legs = spatial(Q, 0, sell_outcome="rejected")
+    for _ in range(3):
+        (cmd,) = run(legs, config=cfg).commands
+        assert isinstance(cmd, PlaceOrder)
+        hedge = Order.from_place(cmd, INST_B)
+        _events(hedge, "ioc", 100, cmd.px)  # a venue that fills 1% of every order
+        legs = with_rollbacks(legs, 1, hedge)
+    p = run(legs, config=cfg)
+    assert (p.decision, p.reason, p.commands) == (Decision.DONE, DONE_EXHAUSTED, ())
+    assert p.residual["BTC"] > 0
+
+
+def test_residual_below_min_size_is_traded_as_one_more_minimum_round_trip():
     a = make_inst("A", min_size="0.01")
     b = make_inst("B", min_size="0.01")
     legs = [
         LegFills(leg=LEG_BUY, inst=a, orders=(leg_order(LEG_BUY, a, 0, Q),)),
         LegFills(leg=LEG_SELL, inst=b, orders=(leg_order(LEG_SELL, b, 1, Q - 50),)),
-    ]
+    ]  # 0.005 BTC short of the sell: below the 0.01 minimum
     p = run(legs)
-    assert (p.decision, p.reason, p.commands) == (
-        Decision.DONE,
-        "UNWIND_SKIPPED: below_min_size",
-        (),
-    )
-    assert p.residual["BTC"] > 0
-    assert run(legs, now_ms=2_500).reason == "UNWIND_SKIPPED: below_min_size"
+    assert p.decision is Decision.HEDGE
+    buy, sell = p.commands
+    assert isinstance(buy, PlaceOrder)
+    assert isinstance(sell, PlaceOrder)
+    # buy the minimum more on A, sell the missing 0.005 plus the minimum on B: balanced again
+    assert (buy.venue, buy.side, buy.qty) == ("A", Side.BUY, 100)
+    assert (sell.venue, sell.side, sell.qty) == ("B", Side.SELL, 150)
+    assert p.deltas == (100, 150)
 
 
-def test_residual_below_min_notional_is_skipped():
+def test_residual_below_min_notional_is_padded_to_the_minimum_notional():
     a = make_inst("A", min_notional="5")
     b = make_inst("B", min_notional="5")
     legs = [
         LegFills(leg=LEG_BUY, inst=a, orders=(leg_order(LEG_BUY, a, 0, Q),)),
         LegFills(leg=LEG_SELL, inst=b, orders=(leg_order(LEG_SELL, b, 1, Q - 100),)),
+    ]  # 0.01 BTC ~ 1 USDT < 5
+    p = run(legs)
+    assert p.decision is Decision.HEDGE
+    for cmd, inst in zip(p.commands, (a, b), strict=True):
+        assert isinstance(cmd, PlaceOrder)
+        assert notional_amount(inst, cmd.px, cmd.qty, round_up=False) >= 5 * UNIT
+    assert p.deltas[1] - p.deltas[0] == 100
+
+
+def test_an_unwind_cannot_be_padded_below_nothing():
+    a = make_inst("A", min_size="2")  # more than the whole leg
+    b = make_inst("B", min_size="2")
+    legs = [
+        LegFills(leg=LEG_BUY, inst=a, orders=(leg_order(LEG_BUY, a, 0, Q),)),
+        LegFills(leg=LEG_SELL, inst=b, orders=(leg_order(LEG_SELL, b, 1, Q - 50),)),
     ]
-    assert run(legs).reason == "UNWIND_SKIPPED: below_min_size"  # 0.01 BTC ~ 1 USDT < 5
+    p = run(legs, books(b=(9_000, 9_010)))  # hedge far beyond its bound
+    assert (p.decision, p.reason) == (Decision.WAIT, "WAIT: beyond_slippage")
 
 
 def test_hedge_blocked_only_by_its_bound_waits_when_unwind_is_too_small():
-    a = make_inst("A", min_size="0.5")
+    a = make_inst("A", min_size="1.5")  # the unwind cannot even be padded: below nothing
     legs = [
         LegFills(leg=LEG_BUY, inst=a, orders=(leg_order(LEG_BUY, a, 0, Q),)),
         LegFills(leg=LEG_SELL, inst=INST_B, orders=(leg_order(LEG_SELL, INST_B, 1, 8_000),)),
