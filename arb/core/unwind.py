@@ -20,7 +20,8 @@ balanced when every leg filled the same fraction ``F_i / Q_i``. Two ways to get 
 Rule (deterministic):
 
 1. an order still in flight -> **WAIT** (its fills would change the answer); in-flight orders
-   older than ``order_timeout_ms``, or all of them once escalating, are cancelled;
+   older than ``order_timeout_ms``, or sent before the budget escalation began, are
+   cancelled (never the escalation's own marketable orders);
 2. nothing to trade after rounding to the lot -> **DONE** ``UNWIND_SKIPPED: residual_qty=0``;
    every asset's residual within ``residual_tolerance`` -> **DONE**
    ``UNWIND_SKIPPED: within_tolerance``;
@@ -273,13 +274,18 @@ def plan(
     in_flight = [o for lf in legs for o in (*lf.orders, *lf.rollbacks) if not o.is_terminal]
     if in_flight:
         timeout = config.order_timeout_ms * NS_PER_MS
+        # escalation cancels what was sent before it began, never its own marketable orders
+        esc_start = start_ns + (config.time_budget_ms - config.escalation_lead_ms) * NS_PER_MS
         cancels = tuple(
             CancelOrder(
                 venue=o.venue, symbol=o.symbol, client_order_id=o.client_order_id, ts=now_ns
             )
             for o in in_flight
             if o.state is not OrderState.CANCEL_PENDING
-            and (escalating or now_ns - o.ts_sent >= timeout)
+            and (
+                now_ns - o.ts_sent >= timeout
+                or (escalating == ESCALATE_BUDGET and o.ts_sent < esc_start)
+            )
         )
         return msgspec.structs.replace(base, reason="WAIT: in_flight", commands=cancels)
     fills = [_net_fill(lf) for lf in legs]
@@ -361,9 +367,12 @@ def _check_legs(opportunity_id: str, legs: Sequence[LegFills]) -> None:
                 )
 
 
+ESCALATE_BUDGET = "ESCALATE: budget"
+
+
 def _escalation(legs: Sequence[LegFills], config: UnwindConfig, elapsed: int) -> str:
     if elapsed >= (config.time_budget_ms - config.escalation_lead_ms) * NS_PER_MS:
-        return "ESCALATE: budget"
+        return ESCALATE_BUDGET
     if any(len(lf.rollbacks) >= config.max_attempts for lf in legs):
         return "ESCALATE: max_attempts"
     return ""

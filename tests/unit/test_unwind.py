@@ -809,3 +809,18 @@ def test_applying_the_plan_leaves_residual_within_tolerance(
     final = run(after, pricer, now_ms, cfg)
     assert (final.decision, final.reason) == (Decision.DONE, DONE_BALANCED)
     assert all(o.state is not OrderState.REJECTED for lf in after for o in lf.rollbacks)
+
+
+def test_escalation_does_not_cancel_its_own_marketable_order():
+    legs = spatial(Q, 0, sell_outcome="rejected")
+    p = run(legs, now_ms=2_000)
+    assert p.decision is Decision.ESCALATE
+    (cmd,) = p.commands
+    assert isinstance(cmd, PlaceOrder)
+    assert cmd.order_type is OrderType.MARKET
+    sent = Order.from_place(cmd, INST_A if cmd.venue == "A" else INST_B)
+    legs = with_rollbacks(legs, 0 if cmd.venue == "A" else 1, sent)
+    p = run(legs, now_ms=2_100)  # in flight, younger than its timeout: wait, no cancel
+    assert (p.decision, p.commands) == (Decision.WAIT, ())
+    p = run(legs, now_ms=2_000 + CFG.order_timeout_ms)  # timed out: now it is cancelled
+    assert [type(c).__name__ for c in p.commands] == ["CancelOrder"]
