@@ -181,19 +181,26 @@ def test_a_replay_killed_midway_leaves_a_consistent_readable_journal(synth, tmp_
         assert j.totals().opportunities >= len(traded)
 
 
-def test_sigterm_stops_reading_finishes_what_is_in_flight_and_writes_the_report(synth, tmp_path):
+def _signalled_replay(synth: Path, tmp_path: Path, sig: signal.Signals) -> Path:
+    """Run a replay in a process, send ``sig`` once its first decision is journaled, expect
+    exit 0; return the output directory."""
     path = _cfg_with(SYNTH_CFG, tmp_path, replay={"commit_every": 1})
     out = tmp_path / "out"
     proc = _replay_process(path, synth, out)
     try:
         assert _wait_for_rows(out / "journal.sqlite", "decisions", proc, 60)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate(timeout=10)
     assert proc.returncode == 0, err.decode()
+    return out
+
+
+def test_sigterm_stops_reading_finishes_what_is_in_flight_and_writes_the_report(synth, tmp_path):
+    out = _signalled_replay(synth, tmp_path, signal.SIGTERM)
     data = json.loads((out / "report.json").read_text())
     assert data["stopped"] == "signal SIGTERM"
     assert data["kill_switch"] == "signal SIGTERM"
@@ -202,18 +209,7 @@ def test_sigterm_stops_reading_finishes_what_is_in_flight_and_writes_the_report(
 
 
 def test_sigusr1_trips_the_kill_switch_and_the_replay_runs_to_the_end(synth, tmp_path):
-    path = _cfg_with(SYNTH_CFG, tmp_path, replay={"commit_every": 1})
-    out = tmp_path / "out"
-    proc = _replay_process(path, synth, out)
-    try:
-        assert _wait_for_rows(out / "journal.sqlite", "decisions", proc, 60)
-        proc.send_signal(signal.SIGUSR1)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
-    assert proc.returncode == 0, err.decode()
+    out = _signalled_replay(synth, tmp_path, signal.SIGUSR1)
     data = json.loads((out / "report.json").read_text())
     assert data["kill_switch"] == "signal SIGUSR1"
     assert data["stopped"] == ""
