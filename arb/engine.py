@@ -122,6 +122,8 @@ class EngineStats(msgspec.Struct, kw_only=True):
     book_failures: int = 0
     """Gaps, bad checksums and crossed books: each cleared its book until a new snapshot."""
     decisions: int = 0
+    first_ts: int = 0
+    """The first time the engine was advanced to: the first frame's receive time (ns)."""
     detector_refusals: dict[str, int] = msgspec.field(default_factory=dict)
 
 
@@ -266,6 +268,8 @@ class Engine:
 
     def advance_to(self, t: int) -> None:
         """Deliver venue events and fire executor timers due up to ``t``, in time order."""
+        if not self.stats.first_ts:
+            self.stats.first_ts = t
         while True:
             nxt = self.next_due()
             if nxt is None or nxt > t:

@@ -198,7 +198,7 @@ def build_report(
         recordings=recordings,
         run_id=cfg.replay.run_id,
         quote=home,
-        start_ns=min((r.ts_start for r in ex.finished), default=0),
+        start_ns=engine.stats.first_ts,
         end_ns=engine.now,
         frames=es.frames,
         book_updates=es.book_updates,
