@@ -105,12 +105,63 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0 if report.ledger_matches_venues else 1
 
 
+def _cmd_keys_check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from arb.config import load_config
+    from venues.okx.credentials import OkxCredentials
+    from venues.okx.credentials import load_credentials
+    from venues.okx.keys import check_key
+    from venues.okx.rest import DEFAULT_BASE_URL
+
+    cfg = load_config(args.config)
+    okx = [v for v in cfg.venues if v.kind == "okx" and (not args.venue or v.id == args.venue)]
+    if not okx:
+        raise ArbError(f'{args.config}: no OKX venue to check (kind = "okx")')
+    status = 0
+    for v in okx:
+        creds = load_credentials()
+        if v.demo and not creds.demo:
+            creds = OkxCredentials(creds.api_key, creds.secret, creds.passphrase, demo=True)
+        verdict = asyncio.run(check_key(creds, v.rest_url or DEFAULT_BASE_URL))
+        print(f"{v.id}: key {creds!r}")
+        print(verdict.describe())
+        if not verdict.ok:
+            print(f"{v.id}: refusing to trade with this key", file=sys.stderr)
+            status = 1
+    return status
+
+
 def _cmd_check_config(args: argparse.Namespace) -> int:
     from arb.config import load_config
 
     cfg = load_config(args.config)
     venues = ", ".join(f"{v.id} ({v.kind})" for v in cfg.venues)
     print(f"{args.config}: OK: venues {venues}; pairs {', '.join(cfg.symbols)}")
+    return 0
+
+
+def _cmd_okx_sandbox(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from venues.okx.sandbox import load_accounts
+    from venues.okx.sandbox import start_sandbox
+
+    accounts = load_accounts(args.accounts) if args.accounts else None
+
+    async def serve() -> None:
+        sandbox = await start_sandbox(
+            port=args.port, accounts=accounts, market=args.market, seed=args.seed,
+            speed=args.speed,
+        )  # fmt: skip
+        print(f"OKX v5 sandbox: REST {sandbox.base_url}, WebSocket {sandbox.ws_public_url} "
+              f"and {sandbox.ws_private_url} (Ctrl-C stops)", flush=True)  # fmt: skip
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await sandbox.close()
+
+    asyncio.run(serve())
     return 0
 
 
@@ -183,12 +234,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser(
+        "keys",
+        help="check API keys (keys check CONFIG)",
+        description="Key safety. 'arb keys check CONFIG' reads each OKX venue's key from the "
+        "environment (ARB_OKX_API_KEY, ARB_OKX_SECRET_KEY, ARB_OKX_PASSPHRASE, or "
+        "ARB_OKX_CREDENTIALS_FILE naming an owner-only file), asks OKX for the key's account "
+        "config, and reports its permissions, IP binding and fee tier. Exit status 1 (refuse "
+        "to trade) when the key can withdraw or cannot trade; a key bound to no IP is a warning.",
+    )
+    keys_sub = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    kc = keys_sub.add_parser("check", help="check the keys of the OKX venues of CONFIG")
+    kc.add_argument("config", help="TOML config file")
+    kc.add_argument("--venue", help="only this venue id")
+    kc.set_defaults(func=_cmd_keys_check)
+
+    p = sub.add_parser(
         "check-config",
         help="validate a config file",
         description="Validate CONFIG; a bad key is reported with its file and key path.",
     )
     p.add_argument("config", help="TOML config file")
     p.set_defaults(func=_cmd_check_config)
+
+    p = sub.add_parser(
+        "okx-sandbox",
+        help="serve OKX v5 REST and WebSocket on loopback over a simulated venue",
+        description="Serve OKX's v5 REST API and WebSocket (public books, private login, "
+        "orders) on 127.0.0.1, matched by the simulated venue against a recorded or synthetic "
+        "market that replays in real time and loops. OKX's rules are enforced (signatures, "
+        "30 s skew, rate limits, clOrdId, sizes, balances). For tests and rehearsals: it never "
+        "reaches OKX. Default account: key sandbox-key, secret sandbox-secret, passphrase "
+        "sandbox-pass.",
+    )
+    p.add_argument("--port", type=int, default=8443, help="TCP port (default 8443; 0: any)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--market", metavar="RECORDING", help="recording with OKX spot books")
+    src.add_argument(
+        "--synthetic", action="store_true", help="built-in synthetic market (the default)"
+    )
+    p.add_argument("--seed", type=int, default=7, help="seed of the synthetic market (default 7)")
+    p.add_argument("--speed", type=float, default=1.0, help="replay speed factor (default 1)")
+    p.add_argument("--accounts", metavar="FILE", help="TOML file of [[accounts]] (keys, balances)")
+    p.set_defaults(func=_cmd_okx_sandbox)
     return parser
 
 

@@ -69,6 +69,10 @@ class VenueConfig(_Strict, kw_only=True, frozen=True):
     median of ``[venues.sim] order_latency`` when set, else 50 ms."""
     sim: SimVenueConfig | None = None
     """How the simulated venue behaves in replay and paper mode (``[venues.sim]``)."""
+    rest_url: str = ""
+    """REST base URL of a live venue (``""``: the venue's official one; a sandbox for tests)."""
+    demo: bool = False
+    """OKX demo trading (``x-simulated-trading: 1``; demo keys)."""
 
 
 class PairConfig(_Strict, kw_only=True, frozen=True):

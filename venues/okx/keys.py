@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import msgspec
 
+from venues.okx.credentials import OkxCredentials
 from venues.okx.rest_schemas import OkxAccountConfigMsg
 
-__all__ = ["KeyVerdict", "judge"]
+__all__ = ["KeyVerdict", "check_key", "judge"]
 
 
 class KeyVerdict(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,3 +63,12 @@ def judge(config: OkxAccountConfigMsg) -> KeyVerdict:
         problems=tuple(problems),
         warnings=tuple(warnings),
     )
+
+
+async def check_key(credentials: OkxCredentials, base_url: str) -> KeyVerdict:
+    """Ask OKX (at ``base_url``) for the key's account config and judge it."""
+    from venues.okx.rest import OkxRestClient
+
+    async with OkxRestClient(credentials, base_url=base_url) as client:
+        await client.sync_clock()
+        return judge(await client.account_config())

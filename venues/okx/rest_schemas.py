@@ -77,6 +77,7 @@ class OkxOrderMsg(msgspec.Struct, gc=False):
     tradeId: str = ""
     fillFee: str = ""
     fillFeeCcy: str = ""
+    fillTime: str = ""
     execType: str = ""
     fee: str = ""
     feeCcy: str = ""

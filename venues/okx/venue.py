@@ -1,0 +1,231 @@
+"""OKX as an ``arb.ports.ExecutionVenue``: arb's commands out over REST, OKX's answers back as
+arb's order events (the same interface the simulated venue implements).
+
+- ``submit(PlaceOrder)``: ``POST trade/order`` with ``clOrdId`` = arb's client order id and
+  ``ordType`` from arb's order type (IOC -> ``ioc``, FOK -> ``fok``, LIMIT -> ``limit``,
+  MARKET -> ``market`` with ``tgtCcy = base_ccy`` so that ``sz`` is always base quantity); the
+  answer becomes ``OrderAccepted`` or ``OrderRejected`` (reason: the venue-neutral code of
+  ``venues.okx.errors.reject_code``). A duplicate ``clOrdId`` or an unknown outcome is resolved
+  by querying the order first (``OkxRestClient.place_order``), so a retry is never doubled.
+- ``submit(CancelOrder)``: ``POST trade/cancel-order`` by ``clOrdId``; an order already
+  finished (51400) sends nothing: its own terminal event says what happened.
+- fills and cancels come from the private ``orders`` channel (``on_orders_push``): one
+  ``OrderFilled`` per new ``tradeId`` (dedup per instrument, as the docs ask), ``OrderCanceled``
+  for ``canceled`` / ``mmp_canceled`` (once per order). OKX's ``fillFee`` is negative when
+  charged; arb's ``fee`` is positive when charged.
+
+The conversions (``order_body``, ``events_from_push``) are pure and tested on their own; the
+async part only moves them between the REST client, the WebSocket and ``advance``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+
+from arb.core.events import MarketEvent
+from arb.core.instruments import Instrument
+from arb.core.messages import CancelOrder
+from arb.core.messages import Command
+from arb.core.messages import OrderAccepted
+from arb.core.messages import OrderCanceled
+from arb.core.messages import OrderEvent
+from arb.core.messages import OrderFilled
+from arb.core.messages import OrderRejected
+from arb.core.messages import OrderType
+from arb.core.messages import PlaceOrder
+from arb.core.money import AMOUNT_PRECISION
+from arb.core.numbers import to_raw
+from arb.core.types import Side
+from venues.okx.errors import OkxError
+from venues.okx.errors import reject_code
+from venues.okx.rest import OkxRestClient
+from venues.okx.rest_schemas import OkxOrderMsg
+
+__all__ = ["ORD_TYPES", "OkxVenue", "PushDedup", "events_from_push", "order_body"]
+
+VENUE = "okx"
+NS_PER_MS = 1_000_000
+ORD_TYPES: dict[OrderType, str] = {
+    OrderType.IOC: "ioc",
+    OrderType.FOK: "fok",
+    OrderType.LIMIT: "limit",
+    OrderType.MARKET: "market",
+}
+_TERMINAL_PUSH = frozenset({"canceled", "mmp_canceled"})
+ALREADY_DONE = "51400"  # cancel failed: the order is filled, canceled or unknown
+
+
+def order_body(cmd: PlaceOrder, inst: Instrument) -> dict[str, str]:
+    """The ``POST trade/order`` body of ``cmd`` (spot, ``tdMode = cash``)."""
+    body = {
+        "instId": inst.venue_symbol,
+        "tdMode": "cash",
+        "clOrdId": cmd.client_order_id,
+        "side": "buy" if cmd.side is Side.BUY else "sell",
+        "ordType": ORD_TYPES[cmd.order_type],
+        "sz": inst.qty_str(cmd.qty),
+    }
+    if cmd.order_type is OrderType.MARKET:
+        body["tgtCcy"] = "base_ccy"  # sz in base for market buys too (OKX default: quote)
+    else:
+        body["px"] = inst.px_str(cmd.px)
+    return body
+
+
+class PushDedup:
+    """What was already turned into events: trade ids per instrument, terminal orders."""
+
+    def __init__(self) -> None:
+        self.trades: set[tuple[str, str]] = set()
+        self.ended: set[str] = set()
+
+
+def events_from_push(
+    msg: OkxOrderMsg, inst: Instrument, ts_recv: int, seen: PushDedup
+) -> list[OrderEvent]:
+    """arb's events for one ``orders`` channel update (empty for a repeat)."""
+    out: list[OrderEvent] = []
+    ts_event = int(msg.uTime or msg.cTime or 0) * NS_PER_MS or ts_recv
+    cid = msg.clOrdId
+    if msg.tradeId and (msg.instId, msg.tradeId) not in seen.trades and msg.fillSz not in ("", "0"):
+        seen.trades.add((msg.instId, msg.tradeId))
+        fee = -to_raw(msg.fillFee or "0", AMOUNT_PRECISION)  # OKX: negative = charged
+        out.append(
+            OrderFilled(
+                venue=VENUE,
+                client_order_id=cid,
+                trade_id=msg.tradeId,
+                side=Side.BUY if msg.side == "buy" else Side.SELL,
+                px=inst.px_to_raw(msg.fillPx),
+                qty=inst.qty_to_raw(msg.fillSz),
+                fee=fee,
+                fee_ccy=msg.fillFeeCcy or msg.feeCcy or inst.quote,
+                liquidity="maker" if msg.execType == "M" else "taker",
+                ts_event=int(msg.fillTime or 0) * NS_PER_MS or ts_event,
+                ts_recv=ts_recv,
+            )
+        )
+    if msg.state in _TERMINAL_PUSH and msg.ordId not in seen.ended:
+        seen.ended.add(msg.ordId)
+        reason = "IOC_REMAINDER" if msg.ordType in ("ioc", "fok", "market") else "REQUESTED"
+        out.append(
+            OrderCanceled(
+                venue=VENUE, client_order_id=cid, reason=reason, ts_event=ts_event, ts_recv=ts_recv
+            )
+        )
+    return out
+
+
+class OkxVenue:
+    """The live OKX execution venue. Events are queued as they arrive and handed out by
+    ``advance`` (``due`` is ``None``: OKX, not a timer, decides when they come)."""
+
+    venue = VENUE
+
+    def __init__(
+        self,
+        rest: OkxRestClient,
+        instruments: Iterable[Instrument],
+        *,
+        clock_ns: Callable[[], int],
+    ) -> None:
+        self.rest = rest
+        self._clock = clock_ns
+        self._by_symbol = {i.symbol: i for i in instruments if i.venue == VENUE}
+        self._by_inst_id = {i.venue_symbol: i for i in self._by_symbol.values()}
+        self._events: list[OrderEvent] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._seen = PushDedup()
+        self._balances: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+
+    # -- ExecutionVenue -----------------------------------------------------------------------
+
+    def submit(self, cmd: Command, now: int) -> None:
+        coro = self._place(cmd) if isinstance(cmd, PlaceOrder) else self._cancel(cmd)
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def on_market(self, event: MarketEvent) -> None:
+        """Live matching happens at OKX: market data is not needed here."""
+
+    def due(self) -> int | None:
+        return None
+
+    def advance(self, now: int) -> list[OrderEvent]:
+        out, self._events = self._events, []
+        return out
+
+    def balances(self) -> dict[str, int]:
+        return dict(self._balances)
+
+    # -- OKX -> events ------------------------------------------------------------------------
+
+    def on_orders_push(self, msg: OkxOrderMsg) -> None:
+        """One update of the private ``orders`` channel."""
+        inst = self._by_inst_id.get(msg.instId)
+        if inst is None:
+            return
+        self._events.extend(events_from_push(msg, inst, self._clock(), self._seen))
+
+    async def refresh_balances(self) -> dict[str, int]:
+        """Available balance per currency (REST ``account/balance``), at AMOUNT_PRECISION."""
+        bal = await self.rest.balance()
+        self._balances = {d.ccy: to_raw(d.availBal or "0", AMOUNT_PRECISION) for d in bal.details}
+        return dict(self._balances)
+
+    async def wait_idle(self) -> None:
+        """Wait for every request in flight (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _place(self, cmd: PlaceOrder) -> None:
+        inst = self._by_symbol.get(cmd.symbol)
+        if inst is None:
+            self._reject(cmd.client_order_id, "UNKNOWN_SYMBOL")
+            return
+        try:
+            ack = await self.rest.place_order(order_body(cmd, inst))
+        except OkxError as e:
+            self.errors[e.code] = self.errors.get(e.code, 0) + 1
+            self._reject(cmd.client_order_id, reject_code(e.code))
+            return
+        now = self._clock()
+        self._events.append(
+            OrderAccepted(
+                venue=VENUE,
+                client_order_id=cmd.client_order_id,
+                venue_order_id=ack.ordId,
+                ts_event=int(ack.ts) * NS_PER_MS if ack.ts else now,
+                ts_recv=now,
+            )
+        )
+
+    async def _cancel(self, cmd: CancelOrder) -> None:
+        inst = self._by_symbol.get(cmd.symbol)
+        if inst is None:
+            return
+        try:
+            await self.rest.cancel_order(inst.venue_symbol, cl_ord_id=cmd.client_order_id)
+        except OkxError as e:
+            if e.code != ALREADY_DONE:
+                self.errors[e.code] = self.errors.get(e.code, 0) + 1
+
+    def _reject(self, cid: str, reason: str) -> None:
+        now = self._clock()
+        self._events.append(
+            OrderRejected(
+                venue=VENUE, client_order_id=cid, reason=reason, ts_event=now, ts_recv=now
+            )
+        )
+
+    def instrument(self, symbol: str) -> Instrument:
+        return self._by_symbol[symbol]
+
+    @property
+    def instruments(self) -> Mapping[str, Instrument]:
+        return dict(self._by_symbol)
