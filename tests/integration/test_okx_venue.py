@@ -172,3 +172,19 @@ def test_a_rejected_order_becomes_a_venue_neutral_reject():
     assert isinstance(ev, OrderRejected)
     assert ev.reason == "INSUFFICIENT_BALANCE"
     assert not isinstance(ev, OrderAccepted)
+
+
+def test_trade_fee_sign_convention_becomes_ppm_charged_positive():
+    from venues.okx.rest_schemas import OkxFeeGroupMsg
+    from venues.okx.rest_schemas import OkxTradeFeeMsg
+    from venues.okx.venue import fee_ppm
+
+    fee = OkxTradeFeeMsg(
+        level="Lv1",
+        feeGroup=[
+            OkxFeeGroupMsg(taker="-0.001", maker="-0.0008", groupId="1"),
+            OkxFeeGroupMsg(taker="-0.0005", maker="0.00005", groupId="2"),
+        ],
+    )
+    assert fee_ppm(fee) == (1000, 800)  # 10 bps and 8 bps charged
+    assert fee_ppm(fee, "2") == (500, -50)  # a maker rebate is negative in arb

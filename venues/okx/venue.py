@@ -43,8 +43,16 @@ from venues.okx.errors import OkxError
 from venues.okx.errors import reject_code
 from venues.okx.rest import OkxRestClient
 from venues.okx.rest_schemas import OkxOrderMsg
+from venues.okx.rest_schemas import OkxTradeFeeMsg
 
-__all__ = ["ORD_TYPES", "OkxVenue", "PushDedup", "events_from_push", "order_body"]
+__all__ = [
+    "ORD_TYPES",
+    "OkxVenue",
+    "PushDedup",
+    "events_from_push",
+    "fee_ppm",
+    "order_body",
+]
 
 VENUE = "okx"
 NS_PER_MS = 1_000_000
@@ -73,6 +81,15 @@ def order_body(cmd: PlaceOrder, inst: Instrument) -> dict[str, str]:
     else:
         body["px"] = inst.px_str(cmd.px)
     return body
+
+
+def fee_ppm(fee: OkxTradeFeeMsg, group_id: str = "") -> tuple[int, int]:
+    """(taker, maker) fee in ppm of notional, positive = charged, from ``account/trade-fee``,
+    whose sign convention is the opposite (negative = commission, positive = rebate). The
+    group of the instrument (``groupId``) is used when given; else the first group."""
+    groups = [g for g in fee.feeGroup if not group_id or g.groupId == group_id]
+    taker, maker = (groups[0].taker, groups[0].maker) if groups else (fee.taker, fee.maker)
+    return -to_raw(taker or "0", 6), -to_raw(maker or "0", 6)
 
 
 class PushDedup:
