@@ -6,9 +6,9 @@ through REST, its fills from the private ``orders`` channel, each trade id once.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
-import aiohttp
 import msgspec
 
 from arb.core.instruments import Instrument
@@ -24,16 +24,17 @@ from arb.core.numbers import to_raw
 from arb.core.orders import Order
 from arb.core.types import Side
 from tests.integration._okx_helpers import run
-from tests.integration._okx_helpers import ws_login_args
 from venues.okx.credentials import OkxCredentials
 from venues.okx.rest import OkxRestClient
 from venues.okx.rest_schemas import OkxOrderMsg
 from venues.okx.sandbox import DEFAULT_ACCOUNT
 from venues.okx.sandbox import start_sandbox
+from venues.okx.signer import ws_login_args
 from venues.okx.venue import OkxVenue
 from venues.okx.venue import PushDedup
 from venues.okx.venue import events_from_push
 from venues.okx.venue import order_body
+from venues.okx.ws import OkxWsClient
 
 INST = Instrument.create(
     venue="okx",
@@ -93,7 +94,7 @@ def test_fills_are_converted_once_per_trade_id_with_fees_charged_positive():
     assert events_from_push(done, INST, 8, seen) == []
 
 
-def test_an_ioc_through_rest_and_its_fills_from_the_orders_channel():
+def test_an_ioc_through_rest_and_its_fills_from_the_private_websocket():
     creds = OkxCredentials(
         DEFAULT_ACCOUNT.api_key, DEFAULT_ACCOUNT.secret, DEFAULT_ACCOUNT.passphrase
     )
@@ -101,50 +102,54 @@ def test_an_ioc_through_rest_and_its_fills_from_the_orders_channel():
     async def go() -> None:
         sb = await start_sandbox()
         try:
-            async with (
-                OkxRestClient(creds, base_url=sb.base_url) as rest,
-                aiohttp.ClientSession() as s,
-            ):
-                insts = {i.instId: i for i in await rest.instruments("SPOT")}
-                spec = insts["BTC-USDT"]
+            async with OkxRestClient(creds, base_url=sb.base_url) as rest:
+                spec = {i.instId: i for i in await rest.instruments("SPOT")}["BTC-USDT"]
                 inst = Instrument.create(
                     venue="okx", symbol="BTC-USDT", venue_symbol="BTC-USDT",
                     kind=InstrumentKind.SPOT, base="BTC", quote="USDT", tick_size=spec.tickSz,
                     lot_size=spec.lotSz, min_size=spec.minSz,
                 )  # fmt: skip
                 venue = OkxVenue(rest, [inst], clock_ns=time.time_ns)
-                ws = await s.ws_connect(sb.ws_private_url)
-                login = ws_login_args(
-                    creds.api_key, creds.secret, creds.passphrase, int(time.time())
+                ws = OkxWsClient(
+                    sb.ws_private_url,
+                    clock_ns=time.time_ns,
+                    on_frame=venue.on_private_frame,
+                    login=lambda: ws_login_args(
+                        creds.api_key, creds.passphrase, creds.secret, int(time.time())
+                    ),
                 )
-                await ws.send_json({"op": "login", "args": [login]})
-                await ws.send_json(
-                    {"op": "subscribe", "args": [{"channel": "orders", "instType": "SPOT"}]}
+                stop = asyncio.Event()
+                runner = asyncio.create_task(ws.run(stop))
+                await ws.subscribe(
+                    [{"channel": "orders", "instType": "SPOT"}, {"channel": "account"}]
                 )
-                while True:  # login, then the subscribe answer
-                    ev = await ws.receive_json()
-                    if ev.get("event") == "subscribe":
+                for _ in range(500):  # <= 5 s: connected, logged in, subscribed
+                    if ws.connected:
                         break
-                    assert ev.get("event") != "error", ev
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.1)  # the subscriptions are acknowledged
                 ask = (await rest.books("BTC-USDT", 5)).asks[0][0]
-                qty = inst.qty_to_raw(spec.minSz) * 10
                 cmd = PlaceOrder(
                     venue="okx", symbol="BTC-USDT", client_order_id="arbVenue1", side=Side.BUY,
-                    order_type=OrderType.IOC, px=inst.px_to_raw(ask), qty=qty, ts=time.time_ns(),
+                    order_type=OrderType.IOC, px=inst.px_to_raw(ask),
+                    qty=inst.qty_to_raw(spec.minSz) * 10, ts=time.time_ns(),
                 )  # fmt: skip
                 order = Order.from_place(cmd, inst)
                 venue.submit(cmd, time.time_ns())
                 await venue.wait_idle()
-                while not order.is_terminal:
-                    msg = await ws.receive_json()
-                    for d in msg.get("data", []):
-                        venue.on_orders_push(msgspec.convert(d, OkxOrderMsg))
+                for _ in range(500):  # <= 5 s
                     for e in venue.advance(time.time_ns()):
                         order.apply(e)
-                await ws.close()
+                    if order.is_terminal:
+                        break
+                    await asyncio.sleep(0.01)
+                stop.set()
+                await runner
+                assert order.is_terminal
                 assert order.filled_qty > 0
                 assert order.venue_order_id
                 assert order.fees.get("USDT", 0) > 0  # charged, positive in arb
+                assert venue.errors == {}
         finally:
             await sb.close()
 
@@ -188,3 +193,17 @@ def test_trade_fee_sign_convention_becomes_ppm_charged_positive():
     )
     assert fee_ppm(fee) == (1000, 800)  # 10 bps and 8 bps charged
     assert fee_ppm(fee, "2") == (500, -50)  # a maker rebate is negative in arb
+
+
+def test_private_frames_update_balances_and_a_bad_frame_is_counted_not_raised():
+    venue = OkxVenue(None, [INST], clock_ns=lambda: 1)  # type: ignore[arg-type]
+    venue.on_private_frame(
+        1,
+        b'{"arg":{"channel":"account"},"data":[{"details":[{"ccy":"USDT","availBal":"12.5"}]}]}',
+    )
+    assert venue.balances() == {"USDT": to_raw("12.5", AMOUNT_PRECISION)}
+    venue.on_private_frame(2, b'{"arg":{"channel":"orders"},"data":[{"instId": 5}]}')
+    venue.on_private_frame(3, b"pong")
+    venue.on_private_frame(4, b'{"event":"subscribe","arg":{"channel":"orders"}}')
+    assert venue.errors == {"decode:ValidationError": 1}
+    assert venue.advance(5) == []

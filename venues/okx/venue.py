@@ -25,6 +25,9 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 
+import msgspec
+
+from arb.core.errors import DataError
 from arb.core.events import MarketEvent
 from arb.core.instruments import Instrument
 from arb.core.messages import CancelOrder
@@ -42,6 +45,7 @@ from arb.core.types import Side
 from venues.okx.errors import OkxError
 from venues.okx.errors import reject_code
 from venues.okx.rest import OkxRestClient
+from venues.okx.rest_schemas import OkxBalanceMsg
 from venues.okx.rest_schemas import OkxOrderMsg
 from venues.okx.rest_schemas import OkxTradeFeeMsg
 
@@ -136,6 +140,30 @@ def events_from_push(
     return out
 
 
+class _PrivateArg(msgspec.Struct, frozen=True, gc=False):
+    channel: str = ""
+
+
+class _OrdersPush(msgspec.Struct, gc=False):
+    arg: _PrivateArg = _PrivateArg()
+    data: list[OkxOrderMsg] = []
+
+
+class _AccountPush(msgspec.Struct, gc=False):
+    arg: _PrivateArg = _PrivateArg()
+    data: list[OkxBalanceMsg] = []
+
+
+class _Envelope(msgspec.Struct, gc=False):
+    arg: _PrivateArg = _PrivateArg()
+    event: str = ""
+
+
+_envelope = msgspec.json.Decoder(_Envelope)
+_orders = msgspec.json.Decoder(_OrdersPush)
+_account = msgspec.json.Decoder(_AccountPush)
+
+
 class OkxVenue:
     """The live OKX execution venue. Events are queued as they arrive and handed out by
     ``advance`` (``due`` is ``None``: OKX, not a timer, decides when they come)."""
@@ -188,6 +216,25 @@ class OkxVenue:
         if inst is None:
             return
         self._events.extend(events_from_push(msg, inst, self._clock(), self._seen))
+
+    def on_private_frame(self, ts_recv: int, payload: bytes) -> None:
+        """A frame of the private WebSocket (``OkxWsClient(on_frame=...)``): ``orders`` pushes
+        become events, ``account`` pushes update the balances; events, pongs and other
+        channels are ignored. A frame that does not decode is counted, never raised."""
+        if payload == b"pong":
+            return
+        try:
+            channel = _envelope.decode(payload).arg.channel
+            if channel == "orders":
+                for msg in _orders.decode(payload).data:
+                    self.on_orders_push(msg)
+            elif channel == "account":
+                for bal in _account.decode(payload).data:
+                    for d in bal.details:
+                        self._balances[d.ccy] = to_raw(d.availBal or "0", AMOUNT_PRECISION)
+        except (msgspec.DecodeError, DataError, ValueError) as e:
+            key = f"decode:{type(e).__name__}"
+            self.errors[key] = self.errors.get(key, 0) + 1
 
     async def refresh_balances(self) -> dict[str, int]:
         """Available balance per currency (REST ``account/balance``), at AMOUNT_PRECISION."""
