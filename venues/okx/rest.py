@@ -207,6 +207,22 @@ class OkxRestClient:
 
     # -- public -------------------------------------------------------------------------------
 
+    async def raw_get(
+        self, path: str, params: Mapping[str, str] | None = None, *, private: bool = False
+    ) -> bytes:
+        """The raw body of a GET, byte for byte (for codecs that parse REST answers themselves
+        and for recordings). Rate-limited like any call; raises the typed error of a non-zero
+        ``code``."""
+        await self.limiter.acquire("GET", path)
+        status, raw = await self._send("GET", path, params, None, private)
+        try:
+            env = self._decoder(msgspec.Raw).decode(raw)
+        except msgspec.DecodeError as e:
+            raise OkxError("", f"undecodable answer (HTTP {status}): {e}") from e
+        if env.code != "0":
+            raise classify(env.code, status, env.msg)
+        return raw
+
     async def server_time(self) -> int:
         """Server time in Unix ms."""
         (t,) = await self._call("GET", _TIME, OkxTimeMsg, private=False)
