@@ -29,7 +29,9 @@ from arb.core.errors import VenueError
 from arb.core.events import NO_SEQ
 from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
+from arb.core.events import FundingRate
 from arb.core.events import MarketEvent
+from arb.core.events import MarkPrice
 from arb.core.events import Quote
 from arb.core.events import Trade
 from arb.core.instruments import Instrument
@@ -130,6 +132,7 @@ __all__ = [
     "DetectorRefusal",
     "Frame",
     "FrameCodec",
+    "FundingRate",
     "Instrument",
     "InstrumentKind",
     "InvariantViolation",
@@ -139,6 +142,7 @@ __all__ = [
     "LegFills",
     "LocalBook",
     "Manifest",
+    "MarkPrice",
     "MarketEvent",
     "Opportunity",
     "Order",

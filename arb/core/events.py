@@ -24,6 +24,8 @@ __all__ = [
     "NO_SEQ",
     "BookDelta",
     "BookSnapshot",
+    "FundingRate",
+    "MarkPrice",
     "MarketEvent",
     "Quote",
     "Trade",
@@ -99,4 +101,32 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="trade"):
     side: str
 
 
-MarketEvent = BookSnapshot | BookDelta | Quote | Trade
+class FundingRate(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="funding"):
+    """A perpetual swap's current funding rate (OKX ``funding-rate``).
+
+    ``rate_ppb`` is the rate in parts per billion (``"0.0001"`` -> 100_000), exact for up to
+    9 decimals; positive = longs pay shorts. ``funding_time_ns`` is the settlement time the rate
+    applies to and ``next_funding_time_ns`` the one after it (their difference is the funding
+    interval: 8 h usually, possibly 6/4/2/1 h).
+    """
+
+    venue: str
+    symbol: str
+    rate_ppb: int
+    funding_time_ns: int
+    next_funding_time_ns: int
+    ts_event: int
+    ts_recv: int
+
+
+class MarkPrice(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="mark"):
+    """A derivative's mark price (OKX ``mark-price``), raw at the instrument's price precision."""
+
+    venue: str
+    symbol: str
+    px: int
+    ts_event: int
+    ts_recv: int
+
+
+MarketEvent = BookSnapshot | BookDelta | Quote | Trade | FundingRate | MarkPrice

@@ -9,12 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 
 import pytest
 
 from tests.integration._okx_helpers import run
 from venues.okx.credentials import OkxCredentials
 from venues.okx.errors import OkxAuthError
+from venues.okx.errors import OkxError
 from venues.okx.errors import OkxOrderRejected
 from venues.okx.keys import judge
 from venues.okx.rest import OkxRestClient
@@ -148,5 +150,94 @@ def test_rate_limit_answers_are_backed_off_and_retried():
             bal = await c.balance()
             assert bal.details
             assert c.retries == 2
+
+    run(go())
+
+
+def _limit(cid: str, px: str = "1000", sz: str = "0.001") -> dict[str, str]:
+    return {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
+            "sz": sz, "px": px, "clOrdId": cid}  # fmt: skip
+
+
+def test_candles_funding_rate_and_mark_price_of_the_swap_twin():
+    async def go() -> None:
+        async with sandbox_and_client() as (_, c):
+            rows = await c.candles("BTC-USDT", "1m", limit=5)
+            assert 1 <= len(rows) <= 5
+            assert all(len(r) == 9 and r[8] in ("0", "1") for r in rows)
+            assert [int(r[0]) for r in rows] == sorted((int(r[0]) for r in rows), reverse=True)
+            o, h, lo, cl = rows[0][1:5]
+            assert float(lo) <= min(float(o), float(cl)) <= max(float(o), float(cl)) <= float(h)
+            assert (await c.candles("BTC-USDT", "1D"))[0][8] == "0"  # the open bar
+            fr = await c.funding_rate("BTC-USDT-SWAP")
+            assert fr.instId == "BTC-USDT-SWAP"
+            assert int(fr.nextFundingTime) - int(fr.fundingTime) == 8 * 3_600_000
+            again = await c.funding_rate("BTC-USDT-SWAP")
+            assert (again.fundingRate, again.fundingTime) == (fr.fundingRate, fr.fundingTime)
+            (mark,) = await c.mark_price("SWAP", "BTC-USDT-SWAP")
+            book = await c.books("BTC-USDT", 1)
+            assert float(book.bids[0][0]) - 0.1 <= float(mark.markPx) <= float(book.asks[0][0])
+            assert len(await c.mark_price("SWAP")) == 2
+            with pytest.raises(OkxError) as e:
+                await c.funding_rate("BTC-USDT")
+            assert e.value.code == "51001"
+
+    run(go())
+
+
+def test_bills_after_an_ioc_fill_hold_the_fee_as_a_negative_amount():
+    async def go() -> None:
+        async with sandbox_and_client() as (_, c):
+            ask = (await c.books("BTC-USDT", 5)).asks[0][0]
+            ack = await c.place_order(
+                {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "ioc",
+                 "sz": "0.001", "px": ask, "clOrdId": "arbBill1"}
+            )  # fmt: skip
+            assert (await c.get_order("BTC-USDT", ord_id=ack.ordId)).accFillSz == "0.001"
+            bills = await c.bills()
+            mine = [b for b in bills if b.ordId == ack.ordId]
+            usdt = next(b for b in mine if b.ccy == "USDT")
+            btc = next(b for b in mine if b.ccy == "BTC")
+            assert Decimal(usdt.fee) < 0
+            assert Decimal(usdt.balChg) == -Decimal(ask) * Decimal("0.001") + Decimal(usdt.fee)
+            assert (btc.balChg, btc.type) == ("0.001", "2")
+            bal = {d.ccy: d.cashBal for d in (await c.balance()).details}
+            assert Decimal(usdt.bal) == Decimal(bal["USDT"])
+            assert Decimal(btc.bal) == Decimal(bal["BTC"])
+            assert [b.ccy for b in await c.bills(ccy="BTC")] == ["BTC"]
+
+    run(go())
+
+
+def test_amend_order_changes_the_price_and_size_of_a_resting_limit():
+    async def go() -> None:
+        async with sandbox_and_client() as (_, c):
+            ack = await c.place_order(_limit("arbAmend1"))
+            await c.amend_order("BTC-USDT", ord_id=ack.ordId, new_px="1001", new_sz="0.002")
+            got = await c.get_order("BTC-USDT", ord_id=ack.ordId)
+            assert (got.state, got.px, got.sz) == ("live", "1001", "0.002")
+            with pytest.raises(OkxError) as e:
+                await c.amend_order("BTC-USDT", cl_ord_id="arbNone1", new_px="1002")
+            assert e.value.code == "51503"
+
+    run(go())
+
+
+def test_batch_place_answers_per_item_and_batch_cancel_cancels_the_placed():
+    async def go() -> None:
+        async with sandbox_and_client() as (sb, c):
+            batch = [_limit("arbB1"), _limit("arbB2", sz="0.0000001"), _limit("arbB3", "999")]
+            acks = await c.place_orders(batch)
+            assert [a.sCode for a in acks] == ["0", "51020", "0"]  # under the minimum size
+            assert [a.clOrdId for a in acks] == ["arbB1", "arbB2", "arbB3"]
+            assert sorted(o.clOrdId for o in await c.pending_orders()) == ["arbB1", "arbB3"]
+            refs = [{"instId": "BTC-USDT", "ordId": a.ordId} for a in acks if a.sCode == "0"]
+            refs.append({"instId": "BTC-USDT", "clOrdId": "arbNope1"})
+            done = await c.cancel_orders(refs)
+            assert [d.sCode for d in done] == ["0", "0", "51603"]
+            assert await c.pending_orders() == []
+            assert {o["clOrdId"]: o["state"] for o in sb.orders()} == {
+                "arbB1": "canceled", "arbB3": "canceled",
+            }  # fmt: skip
 
     run(go())

@@ -2,7 +2,9 @@
 
 Handled (``/ws/v5/public``): ``books``, ``books-l2-tbt``, ``books50-l2-tbt`` (snapshot +
 incremental, ``seqId``/``prevSeqId``, CRC32 ``checksum``), ``books5`` (top-5 snapshots),
-``bbo-tbt`` and ``tickers`` (quotes), ``trades``; REST ``GET /api/v5/market/books``.
+``bbo-tbt`` and ``tickers`` (quotes), ``trades``, ``funding-rate`` (``FundingRate``) and
+``mark-price`` (``MarkPrice``); REST ``GET /api/v5/market/books``,
+``/api/v5/public/funding-rate`` and ``/api/v5/public/mark-price``.
 Events (subscribe acks, errors, notices, ...), the text frame ``pong`` and other channels
 decode to no events.
 
@@ -25,20 +27,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterable
+from decimal import ROUND_HALF_EVEN
+from decimal import Decimal
+from decimal import InvalidOperation
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 import msgspec
 
 from arb.core.errors import DecodeError
+from arb.core.errors import PrecisionError
 from arb.core.errors import UnknownInstrument
 from arb.core.errors import VenueError
 from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
+from arb.core.events import FundingRate
 from arb.core.events import MarketEvent
+from arb.core.events import MarkPrice
 from arb.core.events import Quote
 from arb.core.events import Trade
 from arb.core.instruments import Instrument
+from arb.core.numbers import to_raw
 from arb.core.scaler import RawScaler
 from arb.core.sequencing import NoSequenceRule
 from arb.core.sequencing import OkxRule
@@ -46,12 +55,22 @@ from arb.core.sync import BookSpec
 from arb.recording import Kind
 from venues.okx.checksum import book_checksum
 from venues.okx.schemas import OkxBooksRestMsg
+from venues.okx.schemas import OkxPublicRestMsg
 from venues.okx.schemas import OkxRowMsg
 from venues.okx.schemas import OkxWsArgMsg
+from venues.okx.schemas import OkxWsDataMsg
 from venues.okx.schemas import OkxWsMsg
 from venues.okx.schemas import OkxWsRawBooksMsg
 
-__all__ = ["BOOK_CHANNELS", "INCREMENTAL_CHANNELS", "REST_BOOKS_PATH", "OkxCodec"]
+__all__ = [
+    "BOOK_CHANNELS",
+    "INCREMENTAL_CHANNELS",
+    "REST_BOOKS_PATH",
+    "REST_FUNDING_PATH",
+    "REST_MARK_PATH",
+    "OkxCodec",
+    "rate_to_ppb",
+]
 
 VENUE = "okx"
 INCREMENTAL_CHANNELS = frozenset(("books", "books-l2-tbt", "books50-l2-tbt"))
@@ -60,6 +79,9 @@ BOOK_CHANNELS = INCREMENTAL_CHANNELS | {"books5"}
 REST_BOOKS_PATH = "/api/v5/market/books"
 REST_BOOKS_CHANNEL = "books"
 """A REST book snapshot feeds the ``books`` book (same depth, same sequence ids)."""
+REST_FUNDING_PATH = "/api/v5/public/funding-rate"
+REST_MARK_PATH = "/api/v5/public/mark-price"
+_NS_PER_MS = 1_000_000
 
 _PONG = b"pong"
 _RECV = Kind.RECV
@@ -98,6 +120,7 @@ class OkxCodec:
         self._ws = msgspec.json.Decoder(OkxWsMsg)
         self._ws_raw_books = msgspec.json.Decoder(OkxWsRawBooksMsg)
         self._rest_books = msgspec.json.Decoder(OkxBooksRestMsg)
+        self._rest_public = msgspec.json.Decoder(OkxPublicRestMsg)
         self._any = msgspec.json.Decoder()
         self._handlers: dict[str, Handler] = {
             "books": self._books,
@@ -107,6 +130,8 @@ class OkxCodec:
             "bbo-tbt": self._bbo,
             "tickers": self._tickers,
             "trades": self._trades,
+            "funding-rate": self._funding,
+            "mark-price": self._mark,
         }
         self._incremental_spec = BookSpec(OkxRule(), book_checksum)
         self._top_spec = BookSpec(NoSequenceRule(), None)
@@ -413,6 +438,39 @@ class OkxCodec:
             )
         return out
 
+    def _funding(
+        self, msg: OkxWsMsg, arg: OkxWsArgMsg, ts_recv: int, payload: bytes
+    ) -> list[MarketEvent]:
+        """``funding-rate`` (perpetual swaps): one ``FundingRate`` per entry.
+
+        Sample::
+
+            {"arg":{"channel":"funding-rate","instId":"BTC-USDT-SWAP"},"data":[
+             {"instType":"SWAP","instId":"BTC-USDT-SWAP","method":"current_period",
+              "fundingRate":"0.0001","fundingTime":"1652457600000",
+              "nextFundingTime":"1652486400000","settState":"settled","ts":"1652459224818"}]}
+        """
+        market = self._market
+        return [
+            _funding_rate(market(d.instId or arg.instId, arg.channel), d, ts_recv) for d in msg.data
+        ]
+
+    def _mark(
+        self, msg: OkxWsMsg, arg: OkxWsArgMsg, ts_recv: int, payload: bytes
+    ) -> list[MarketEvent]:
+        """``mark-price``: one ``MarkPrice`` per entry.
+
+        Sample::
+
+            {"arg":{"channel":"mark-price","instId":"BTC-USDT-SWAP"},"data":[
+             {"instType":"SWAP","instId":"BTC-USDT-SWAP","markPx":"30241.2",
+              "ts":"1652459224818"}]}
+        """
+        market = self._market
+        return [
+            _mark_price(market(d.instId or arg.instId, arg.channel), d, ts_recv) for d in msg.data
+        ]
+
     # -- REST ----------------------------------------------------------------------------
 
     def _decode_rest(self, conn: str, payload: bytes, ts_recv: int) -> list[MarketEvent]:
@@ -424,6 +482,8 @@ class OkxCodec:
              "bids":[["30236.1","0.2","0","2"]],"ts":"1652459225464","seqId":123}]}
         """
         parts = urlsplit(conn)
+        if parts.path in (REST_FUNDING_PATH, REST_MARK_PATH):
+            return self._decode_rest_public(conn, parts.path, parts.query, payload, ts_recv)
         if parts.path != REST_BOOKS_PATH:
             return []
         inst_ids = parse_qs(parts.query).get("instId")
@@ -457,6 +517,94 @@ class OkxCodec:
         except (ValueError, IndexError) as e:
             raise DecodeError(f"okx {conn}: {e}") from e
         return [snap]
+
+    def _decode_rest_public(
+        self, conn: str, path: str, query: str, payload: bytes, ts_recv: int
+    ) -> list[MarketEvent]:
+        """``public/funding-rate`` -> ``FundingRate``s, ``public/mark-price`` -> ``MarkPrice``s.
+
+        When the query names an ``instId`` (not ``ANY``), every entry must be a known
+        instrument (``UnknownInstrument`` otherwise); a venue-wide answer (``instId=ANY``, or
+        ``mark-price`` by ``instType`` / ``instFamily``) lists every swap, and the entries of
+        instruments the codec does not have are skipped.
+
+        Sample (``/api/v5/public/mark-price?instType=SWAP&instId=BTC-USDT-SWAP``)::
+
+            {"code":"0","msg":"","data":[{"instType":"SWAP","instId":"BTC-USDT-SWAP",
+             "markPx":"30241.2","ts":"1652459224818"}]}
+        """
+        funding = path == REST_FUNDING_PATH
+        channel = "funding-rate" if funding else "mark-price"
+        asked = parse_qs(query).get("instId", [""])[0]
+        strict = bool(asked) and asked != "ANY"
+        if funding and not asked:
+            raise DecodeError(f"okx {conn}: REST funding-rate request has no instId in its query")
+        try:
+            msg = self._rest_public.decode(payload)
+        except msgspec.DecodeError as e:
+            raise DecodeError(
+                f"okx {conn}: malformed REST {channel} ({e}): {payload[:120]!r}"
+            ) from e
+        if msg.code != "0":
+            raise VenueError(
+                f"okx {conn}: error code {msg.code}: {msg.msg}", venue=VENUE, code=msg.code
+            )
+        convert = _funding_rate if funding else _mark_price
+        out: list[MarketEvent] = []
+        try:
+            for d in msg.data:
+                m = self._markets.get(d.instId or asked)
+                if m is None:
+                    if strict:
+                        raise _unknown(d.instId or asked, channel)
+                    continue
+                out.append(convert(m, d, ts_recv))
+        except (ValueError, IndexError) as e:
+            raise DecodeError(f"okx {conn}: {e}") from e
+        return out
+
+
+def _funding_rate(m: RawScaler, d: OkxWsDataMsg, ts_recv: int) -> FundingRate:
+    # The times are ms strings. Older pushes had no ``ts`` (ts_event is then the receive time)
+    # and may lack ``nextFundingTime`` (0).
+    return FundingRate(
+        venue=VENUE,
+        symbol=m.symbol,
+        rate_ppb=rate_to_ppb(d.fundingRate),
+        funding_time_ns=int(d.fundingTime) * _NS_PER_MS,
+        next_funding_time_ns=int(d.nextFundingTime) * _NS_PER_MS if d.nextFundingTime else 0,
+        ts_event=int(d.ts) * _NS_PER_MS if d.ts else ts_recv,
+        ts_recv=ts_recv,
+    )
+
+
+def _mark_price(m: RawScaler, d: OkxWsDataMsg, ts_recv: int) -> MarkPrice:
+    return MarkPrice(
+        venue=VENUE,
+        symbol=m.symbol,
+        px=m.px(d.markPx),
+        ts_event=int(d.ts) * _NS_PER_MS,
+        ts_recv=ts_recv,
+    )
+
+
+def rate_to_ppb(s: str) -> int:
+    """A rate string in parts per billion: ``"0.0001"`` -> 100_000, ``"-0.00002"`` -> -20_000.
+
+    Exact for up to 9 decimals; a longer string (OKX may send a rate with more digits) is
+    rounded half to even to the nearest ppb, in exact decimal arithmetic. Raises
+    ``PrecisionError`` for a string that is not a finite decimal number (``""`` included).
+    """
+    try:
+        return to_raw(s, 9)
+    except PrecisionError:
+        try:
+            d = Decimal(s)
+        except InvalidOperation:
+            raise PrecisionError(f"rate {s!r} is not a decimal number") from None
+        if not d.is_finite():
+            raise PrecisionError(f"rate {s!r} is not a decimal number") from None
+        return int(d.scaleb(9).to_integral_value(ROUND_HALF_EVEN))
 
 
 def _levels(m: RawScaler, rows: list[OkxRowMsg]) -> Levels:

@@ -6,9 +6,12 @@ sequence fields decode to ``-1`` (``arb.core.events.NO_SEQ``), an absent checksu
 
 WebSocket pushes are decoded in one pass into ``OkxWsMsg``: the envelope (``arg``,
 ``action``, ``event``) and every ``data`` entry at once. ``OkxWsDataMsg`` is the union of
-the fields of the channels arb reads (books, bbo-tbt, tickers, trades); each channel fills
-its own subset. Book rows ``[price, size, "0", numOrders]`` decode to ``OkxRowMsg``
-(``array_like``: price and size only, the rest of the row is skipped without allocating).
+the fields of the channels arb reads (books, bbo-tbt, tickers, trades, funding-rate,
+mark-price); each channel fills its own subset. The REST answers of ``public/funding-rate``
+and ``public/mark-price`` carry the same fields as those pushes and decode into
+``OkxPublicRestMsg``, whose ``data`` entries are ``OkxWsDataMsg`` too. Book rows
+``[price, size, "0", numOrders]`` decode to ``OkxRowMsg`` (``array_like``: price and size
+only, the rest of the row is skipped without allocating).
 The rows exactly as received (four strings), needed only to verify checksums, come from a
 second decoder, ``OkxWsRawBooksMsg``, run on the same frame when a checksum asks for them.
 """
@@ -21,6 +24,7 @@ __all__ = [
     "OkxBooksRestMsg",
     "OkxInstrumentMsg",
     "OkxInstrumentsMsg",
+    "OkxPublicRestMsg",
     "OkxRawBooksDataMsg",
     "OkxRowMsg",
     "OkxWsArgMsg",
@@ -47,7 +51,7 @@ class OkxRowMsg(msgspec.Struct, array_like=True, gc=False):
 
 
 class OkxWsDataMsg(msgspec.Struct, gc=False):
-    """One entry of ``data``; the fields of books, bbo-tbt, tickers and trades together."""
+    """One entry of ``data``: the fields of every channel arb reads, together."""
 
     instId: str = ""
     asks: list[OkxRowMsg] = []
@@ -67,6 +71,12 @@ class OkxWsDataMsg(msgspec.Struct, gc=False):
     px: str = ""
     sz: str = ""
     side: str = ""
+    # funding-rate (fundingTime / nextFundingTime: ms strings; positive rate = longs pay)
+    fundingRate: str = ""
+    fundingTime: str = ""
+    nextFundingTime: str = ""
+    # mark-price
+    markPx: str = ""
 
 
 class OkxWsMsg(msgspec.Struct, gc=False):
@@ -113,6 +123,17 @@ class OkxBooksRestMsg(msgspec.Struct, gc=False):
     code: str
     msg: str = ""
     data: list[OkxBookRestDataMsg] = []
+
+
+class OkxPublicRestMsg(msgspec.Struct, gc=False):
+    """Envelope of ``GET /api/v5/public/funding-rate`` and ``/api/v5/public/mark-price``.
+
+    Their ``data`` entries have the fields of the ``funding-rate`` / ``mark-price`` pushes.
+    """
+
+    code: str
+    msg: str = ""
+    data: list[OkxWsDataMsg] = []
 
 
 class OkxInstrumentMsg(msgspec.Struct, gc=False):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
@@ -38,6 +39,7 @@ __all__ = [
     "BookUpdate",
     "MarketFeed",
     "PublicBooks",
+    "TradeTape",
     "load_market",
     "synthetic_market",
     "trim",
@@ -47,6 +49,7 @@ VENUE = "okx"
 NS_PER_MS = 1_000_000
 Timeline = list[tuple[int, MarketEvent]]
 """(offset from the recording's start in ns, event), in order."""
+TAPE_LEN = 200_000
 
 
 def trim(s: str) -> str:
@@ -342,3 +345,19 @@ def _rows(inst: Instrument, levels: list[tuple[int, int]]) -> list[list[str]]:
         [trim(inst.px_str(px)), trim(inst.qty_str(q)) if q else "0", "0", "1" if q else "0"]
         for px, q in levels
     ]
+
+
+class TradeTape:
+    """The last ``TAPE_LEN`` trades per spot ``instId``: (ts_ms, px_raw, qty_raw), in order."""
+
+    def __init__(self) -> None:
+        self._tapes: dict[str, deque[tuple[int, int, int]]] = {}
+
+    def add(self, inst_id: str, ts_ms: int, px: int, qty: int) -> None:
+        tape = self._tapes.get(inst_id)
+        if tape is None:
+            tape = self._tapes[inst_id] = deque(maxlen=TAPE_LEN)
+        tape.append((ts_ms, px, qty))
+
+    def trades(self, inst_id: str) -> list[tuple[int, int, int]]:
+        return list(self._tapes.get(inst_id, ()))

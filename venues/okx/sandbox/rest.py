@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from venues.okx.sandbox import derived
 from venues.okx.sandbox.accounts import SandboxAccount
 from venues.okx.sandbox.auth import AuthFailure
 from venues.okx.sandbox.auth import check_rest
@@ -31,7 +32,7 @@ from venues.okx.sandbox.state import FEE_TAKER
 from venues.okx.sandbox.state import Order
 from venues.okx.sandbox.state import Reject
 
-__all__ = ["ROUTES", "Reply", "dispatch", "rate_counts"]
+__all__ = ["ROUTES", "Reply", "dispatch", "rate_counts", "ticker_of"]
 
 INST_TYPES = frozenset(("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION"))
 MAX_BATCH = 20
@@ -143,7 +144,7 @@ def _books(ctx: Ctx, _: SandboxAccount | None, p: Params) -> Reply:
     return Reply([{"asks": asks, "bids": bids, "ts": str(ts or ctx.now_ms()), "seqId": seq}])
 
 
-def _ticker_of(ctx: Ctx, inst_id: str) -> dict[str, str]:
+def ticker_of(ctx: Ctx, inst_id: str) -> dict[str, str]:
     inst = ctx.exchange.instruments[inst_id]
     bids, asks, _, ts = ctx.books.snapshot(inst_id, 1)
     bid, ask = (bids[0] if bids else ["", ""]), (asks[0] if asks else ["", ""])
@@ -174,14 +175,14 @@ def _tickers(ctx: Ctx, _: SandboxAccount | None, p: Params) -> Reply:
     if inst_type not in INST_TYPES:
         raise Reject("51000", "Parameter instType error")
     ids = list(ctx.exchange.instruments) if inst_type == "SPOT" else []
-    return Reply([_ticker_of(ctx, i) for i in ids])
+    return Reply([ticker_of(ctx, i) for i in ids])
 
 
 def _ticker(ctx: Ctx, _: SandboxAccount | None, p: Params) -> Reply:
     inst_id = _need(p, "instId")
     if inst_id not in ctx.exchange.instruments:
         raise Reject("51001", "Instrument ID does not exist.")
-    return Reply([_ticker_of(ctx, inst_id)])
+    return Reply([ticker_of(ctx, inst_id)])
 
 
 # -- account -------------------------------------------------------------------------------
@@ -412,12 +413,25 @@ def _limit(p: dict[str, str]) -> int:
     return max(1, min(n, 100))
 
 
+def _bills(ctx: Ctx, acct: SandboxAccount | None, p: Params) -> Reply:
+    assert acct is not None  # noqa: S101 - private route
+    return Reply(derived.bills(ctx, acct.api_key, p))
+
+
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v5/public/time"): Route(_time, False),
     ("GET", "/api/v5/public/instruments"): Route(_instruments, False, "instType"),
     ("GET", "/api/v5/market/books"): Route(_books, False),
     ("GET", "/api/v5/market/tickers"): Route(_tickers, False),
     ("GET", "/api/v5/market/ticker"): Route(_ticker, False),
+    ("GET", "/api/v5/market/candles"): Route(lambda c, a, p: Reply(derived.candles(c, p)), False),
+    ("GET", "/api/v5/public/funding-rate"): Route(
+        lambda c, a, p: Reply(derived.funding_rate(c, p)), False, "instId"
+    ),
+    ("GET", "/api/v5/public/mark-price"): Route(
+        lambda c, a, p: Reply(derived.mark_price(c, p, INST_TYPES)), False, "instId"
+    ),
+    ("GET", "/api/v5/account/bills"): Route(_bills, True),
     ("GET", "/api/v5/account/balance"): Route(_balance, True),
     ("GET", "/api/v5/account/config"): Route(_config, True),
     ("GET", "/api/v5/account/trade-fee"): Route(_trade_fee, True),

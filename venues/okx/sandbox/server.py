@@ -2,7 +2,10 @@
 
 Every ``TICK_MS`` the market feed releases the events due, the public books and every
 account's simulated venue apply them (resting orders fill), and the ``books`` updates of the
-tick go to the WebSocket subscribers (OKX pushes ``books`` every 100 ms).
+tick go to the WebSocket subscribers (OKX pushes ``books`` every 100 ms), then the tick's
+public trades (the market's, with the sandbox's own trade ids, and our fills since the last
+tick) for ``trades``, ``tickers``, ``mark-price`` and ``funding-rate``; the trades also go on
+the tape that ``market/candles`` reads.
 """
 
 from __future__ import annotations
@@ -16,14 +19,18 @@ from typing import Any
 
 from aiohttp import web
 
+from arb.core.events import MarketEvent
+from arb.core.events import Trade
 from venues.okx.sandbox.accounts import DEFAULT_ACCOUNT
 from venues.okx.sandbox.accounts import Faults
 from venues.okx.sandbox.accounts import SandboxAccount
 from venues.okx.sandbox.context import Ctx
+from venues.okx.sandbox.context import PublicTrade
 from venues.okx.sandbox.market import MarketFeed
 from venues.okx.sandbox.market import PublicBooks
 from venues.okx.sandbox.market import load_market
 from venues.okx.sandbox.market import synthetic_market
+from venues.okx.sandbox.market import trim
 from venues.okx.sandbox.rest import dispatch
 from venues.okx.sandbox.state import Exchange
 from venues.okx.sandbox.ws import handle_ws
@@ -31,6 +38,7 @@ from venues.okx.sandbox.ws import handle_ws
 __all__ = ["TICK_MS", "Sandbox", "start_sandbox"]
 
 TICK_MS = 100
+_OTHER = {"buy": "sell", "sell": "buy"}
 _CTX = web.AppKey("ctx", Ctx)
 
 
@@ -47,18 +55,47 @@ class Sandbox:
         self.faults: Faults = ctx.faults
         self.requests: list[tuple[str, str]] = ctx.requests
         self._ticker: asyncio.Task[None] | None = None
+        self._fills_seen = 0
 
     def tick(self) -> None:
-        """Release the market events due now; push the resulting book updates."""
+        """Release the market events due now; push the resulting book updates and trades."""
         ctx = self._ctx
         events = self._feed.poll(ctx.exchange.now_ns())
         for ev in events:
             ctx.books.apply(ev)
         ctx.exchange.on_market(events)
         updates = ctx.books.flush()
-        if updates:
-            for sink in list(ctx.book_sinks):
+        trades = self._trades(events)
+        changed = {u.inst_id for u in updates} | {t.inst_id for t in trades}
+        for sink in list(ctx.book_sinks):
+            if updates:
                 sink.on_books(updates)
+            sink.on_tick(trades, changed)
+
+    def _trades(self, events: list[MarketEvent]) -> list[PublicTrade]:
+        # The market's trades (new ids: a looped replay repeats its own) and our fills since
+        # the last tick (the taker's side: the order's when it took liquidity), on the tape.
+        ctx = self._ctx
+        ex = ctx.exchange
+        out: list[PublicTrade] = []
+        by_symbol = {i.symbol: i for i in ex.instruments.values()}
+        for ev in events:
+            inst = by_symbol.get(ev.symbol)
+            if not isinstance(ev, Trade) or inst is None:
+                continue
+            ctx.trade_no += 1
+            ts = ev.ts_event // 1_000_000
+            ctx.tape.add(inst.venue_symbol, ts, ev.px, ev.qty)
+            px, sz = trim(inst.px_str(ev.px)), trim(inst.qty_str(ev.qty))
+            out.append(PublicTrade(inst.venue_symbol, str(ctx.trade_no), px, sz, ev.side, ts))
+        for f in ex.fills[self._fills_seen :]:
+            inst = ex.instruments[f["instId"]]
+            ts = int(f["fillTime"])
+            ctx.tape.add(f["instId"], ts, inst.px_to_raw(f["fillPx"]), inst.qty_to_raw(f["fillSz"]))
+            side = f["side"] if f["execType"] == "T" else _OTHER[f["side"]]
+            out.append(PublicTrade(f["instId"], f["tradeId"], f["fillPx"], f["fillSz"], side, ts))
+        self._fills_seen = len(ex.fills)
+        return out
 
     async def _run(self) -> None:
         while True:

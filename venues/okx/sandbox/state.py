@@ -197,6 +197,7 @@ class Exchange:
         self.instruments = {i.venue_symbol: i for i in insts}
         self.accounts = {a.api_key: _Account(a, insts, seed) for a in accounts}
         self.faults = faults
+        self.seed = seed
         self._clock = clock
         self._now = 0
         self._by_sim: dict[str, Order] = {}

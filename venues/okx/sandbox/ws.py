@@ -2,9 +2,15 @@
 
 Public channels: ``books`` (snapshot with ``prevSeqId`` -1, then one update per market tick
 with ``prevSeqId``/``seqId``, ``checksum`` 0 as OKX sends since June 2026), ``books5`` and
-``bbo-tbt`` (top-N snapshots with ``seqId``). Private, after ``login``: ``orders`` (a push per
-order update: live, each fill with ``fillSz``/``fillPx``/``tradeId``, canceled) and
-``account`` (balances, on subscribe and after each order update); the trading ops ``order``,
+``bbo-tbt`` (top-N snapshots with ``seqId``), ``trades`` (the market's trades and our own
+fills, per tick), ``tickers`` (on subscribe, then on each tick that moved the book or the last
+price); on the spot instruments' swap twins (``derived``) ``funding-rate`` (on subscribe, then
+every ``FUNDING_PUSH_S``) and ``mark-price`` (on subscribe, then when it changes). Every
+public channel needs an ``instId`` the sandbox has (60018 otherwise, as for unknown channels).
+
+Private, after ``login``: ``orders`` (a push per order update: live, each fill with
+``fillSz``/``fillPx``/``tradeId``, canceled) and ``account`` (balances, on subscribe and
+after each order update); the trading ops ``order``,
 ``batch-orders``, ``cancel-order``, ``batch-cancel-orders`` and ``amend-order``, taking
 ``instIdCode`` or ``instId``, share the REST rate limits. The text frame ``ping`` is answered
 ``pong``. Faults: ``drop_ws_after_msgs`` (with the ``notice`` event 64008 first when
@@ -25,16 +31,24 @@ from venues.okx.sandbox.accounts import SandboxAccount
 from venues.okx.sandbox.auth import AuthFailure
 from venues.okx.sandbox.auth import check_login
 from venues.okx.sandbox.context import Ctx
+from venues.okx.sandbox.context import PublicTrade
+from venues.okx.sandbox.derived import funding_row
+from venues.okx.sandbox.derived import mark_row
+from venues.okx.sandbox.derived import twin_of
 from venues.okx.sandbox.market import BookUpdate
 from venues.okx.sandbox.rest import ROUTES
 from venues.okx.sandbox.rest import Reply
 from venues.okx.sandbox.rest import rate_counts
+from venues.okx.sandbox.rest import ticker_of
 from venues.okx.sandbox.state import Reject
 
 __all__ = ["handle_ws"]
 
 PUBLIC_CHANNELS = {"books": 400, "books5": 5, "bbo-tbt": 1}
+SPOT_CHANNELS = frozenset(("trades", "tickers"))
+TWIN_CHANNELS = frozenset(("funding-rate", "mark-price"))
 PRIVATE_CHANNELS = frozenset(("orders", "account"))
+FUNDING_PUSH_S = 30
 OPS = {
     "order": "/api/v5/trade/order",
     "batch-orders": "/api/v5/trade/batch-orders",
@@ -63,6 +77,7 @@ class _Conn:
         self.sent = 0
         self.books: dict[tuple[str, str], int] = {}  # (channel, instId) -> updates since a gap
         self.private_subs: dict[str, dict[str, Any]] = {}
+        self.subs: dict[tuple[str, str], str] = {}  # (channel, instId) -> last pushed (or "")
         self.account: SandboxAccount | None = None
 
     def send(self, obj: Any) -> None:
@@ -108,6 +123,46 @@ class _Conn:
                         "data": [data],
                     }
                 )
+
+    def on_tick(self, trades: list[PublicTrade], changed: set[str]) -> None:
+        if not self.subs:
+            return
+        by_inst: dict[str, list[dict[str, str]]] = {}
+        for t in trades:
+            if ("trades", t.inst_id) in self.subs:
+                by_inst.setdefault(t.inst_id, []).append(
+                    {"instId": t.inst_id, "tradeId": t.trade_id, "px": t.px, "sz": t.sz,
+                     "side": t.side, "ts": str(t.ts_ms), "count": "1"}
+                )  # fmt: skip
+        for inst_id, rows in by_inst.items():
+            self.send({"arg": {"channel": "trades", "instId": inst_id}, "data": rows})
+        for inst_id in changed:
+            if ("tickers", inst_id) in self.subs:
+                self._push_twin_or_ticker("tickers", inst_id)
+        now_ms = self.ctx.now_ms()
+        for (channel, inst_id), last in list(self.subs.items()):
+            if channel == "mark-price" or (
+                channel == "funding-rate" and now_ms - int(last) >= FUNDING_PUSH_S * 1000
+            ):
+                self._push_twin_or_ticker(channel, inst_id)
+
+    def _push_twin_or_ticker(self, channel: str, inst_id: str, *, force: bool = False) -> None:
+        # tickers: always; mark-price: when markPx changed (or force); funding-rate: always,
+        # remembering when (the caller paces it).
+        if channel == "tickers":
+            data = ticker_of(self.ctx, inst_id)
+        else:
+            spot = twin_of(self.ctx, inst_id)
+            assert spot is not None  # noqa: S101 - checked at subscribe
+            if channel == "funding-rate":
+                data = funding_row(self.ctx, spot)
+                self.subs[(channel, inst_id)] = str(self.ctx.now_ms())
+            else:
+                data = mark_row(self.ctx, spot)
+                if not force and self.subs[(channel, inst_id)] == data["markPx"]:
+                    return
+                self.subs[(channel, inst_id)] = data["markPx"]
+        self.send({"arg": {"channel": channel, "instId": inst_id}, "data": [data]})
 
     def _snapshot(self, inst_id: str) -> None:
         bids, asks, seq, ts = self.ctx.books.snapshot(inst_id, PUBLIC_CHANNELS["books"])
@@ -194,7 +249,7 @@ class _Conn:
 
     def _subscribe(self, op: str, arg: dict[str, Any], req_id: str | None) -> None:
         channel, inst_id = str(arg.get("channel", "")), str(arg.get("instId", ""))
-        ok = (channel in PUBLIC_CHANNELS and not self.private and self.ctx.books.has(inst_id)) or (
+        ok = (not self.private and self._public_ok(channel, inst_id)) or (
             channel in PRIVATE_CHANNELS and self.private
         )
         if not ok:
@@ -214,6 +269,8 @@ class _Conn:
         self.send(ack)
         if channel in PRIVATE_CHANNELS:
             self._private_sub(op, channel, arg)
+        elif channel in SPOT_CHANNELS or channel in TWIN_CHANNELS:
+            self._sub(op, channel, inst_id)
         elif op == "unsubscribe":
             self.books.pop((channel, inst_id), None)
         else:
@@ -222,6 +279,21 @@ class _Conn:
                 self._snapshot(inst_id)
             else:
                 self._top(channel, inst_id)
+
+    def _public_ok(self, channel: str, inst_id: str) -> bool:
+        if channel in PUBLIC_CHANNELS:
+            return self.ctx.books.has(inst_id)
+        if channel in SPOT_CHANNELS:
+            return inst_id in self.ctx.exchange.instruments
+        return channel in TWIN_CHANNELS and twin_of(self.ctx, inst_id) is not None
+
+    def _sub(self, op: str, channel: str, inst_id: str) -> None:
+        if op == "unsubscribe":
+            self.subs.pop((channel, inst_id), None)
+            return
+        self.subs[(channel, inst_id)] = ""
+        if channel != "trades":
+            self._push_twin_or_ticker(channel, inst_id, force=True)
 
     def _private_sub(self, op: str, channel: str, arg: dict[str, Any]) -> None:
         if op == "unsubscribe":
