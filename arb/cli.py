@@ -105,6 +105,35 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0 if report.ledger_matches_venues else 1
 
 
+def _cmd_record(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from arb.config import load_config
+    from arb.record import record
+
+    cfg = load_config(args.config)
+    for name in ("duration", "rotate_mb", "rotate_s"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise ArbError(f"--{name.replace('_', '-')}: must be > 0; received {value}")
+    report = asyncio.run(
+        record(
+            cfg,
+            Path(args.out),
+            duration_s=args.duration,
+            rotate_bytes=max(int(args.rotate_mb * 1024 * 1024), 1),
+            rotate_s=args.rotate_s if args.rotate_s is not None else 3600.0,
+            handle_signals=True,
+        )
+    )
+    print(
+        f"{report.out}: {report.frames} frames in {len(report.files)} files, "
+        f"{report.seconds:.1f} s (stopped by {report.stopped_by})"
+    )
+    print(msgspec.json.encode(report).decode())
+    return 0
+
+
 def _cmd_keys_check(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -232,6 +261,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="build/replay", help="output directory (default build/replay)")
     p.set_defaults(func=_cmd_replay)
+
+    p = sub.add_parser(
+        "record",
+        help="record the venues' raw frames (native OKX) into a recording",
+        description='Record every OKX venue of CONFIG (kind = "okx"): its instruments over '
+        "REST (kept as frames and in the manifest), then the books and trades of the config's "
+        "pairs from the public WebSocket (ws_url, default OKX's), every frame byte for byte "
+        "with its receive time; REST book snapshots taken to resync a book are recorded too. "
+        "Frames files rotate by size or time. Stops after --duration or on SIGINT/SIGTERM, "
+        "then closes the connections and writes DIR/manifest.json (each rotation also writes "
+        "one). Venues of other kinds are skipped with a note. Replay with 'arb verify DIR' "
+        "or 'arb replay CONFIG --data DIR'.",
+    )
+    p.add_argument("config", help="TOML config file")
+    p.add_argument("--out", required=True, help="output recording directory (must be new)")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument(
+        "--rotate-mb",
+        type=float,
+        default=512.0,
+        metavar="N",
+        help="new frames file every N MB uncompressed (default 512)",
+    )
+    p.add_argument(
+        "--rotate-s", type=float, metavar="N", help="new frames file every N seconds (default 3600)"
+    )
+    p.set_defaults(func=_cmd_record)
 
     p = sub.add_parser(
         "keys",

@@ -71,6 +71,8 @@ class VenueConfig(_Strict, kw_only=True, frozen=True):
     """How the simulated venue behaves in replay and paper mode (``[venues.sim]``)."""
     rest_url: str = ""
     """REST base URL of a live venue (``""``: the venue's official one; a sandbox for tests)."""
+    ws_url: str = ""
+    """WebSocket public URL of a live venue (``""``: the venue's official one)."""
     demo: bool = False
     """OKX demo trading (``x-simulated-trading: 1``; demo keys)."""
 

@@ -6,7 +6,7 @@ A recording is a directory::
       manifest.json          written last (atomically): format, version, venues, instruments
                              with their metadata, time range, frame count, file list
       frames-000000.arb.gz   gzip text, one frame per line, in receive order
-      frames-000001.arb.gz   (rotation by size for long recordings)
+      frames-000001.arb.gz   (rotation by size or time for long recordings)
 
 Each frames file starts with the header line ``#arb-rec<TAB>1``; then one line per frame::
 
@@ -100,8 +100,12 @@ class RecordingWriter:
     """Write frames to a new recording directory; ``close()`` writes the manifest.
 
     ``rotate_bytes`` starts a new frames file once the current one holds that many
-    uncompressed bytes. Instruments are added with ``add_instrument`` (the first one given
-    for a (venue, symbol) wins).
+    uncompressed bytes; ``rotate_s`` (0: never) once a frame is received that many seconds
+    after the current file's first frame. Files rotate between frames only (a file holds at
+    least one). With ``checkpoint``, every rotation also writes ``manifest.json`` for the
+    files closed so far (note ``checkpoint``), so a recorder killed later leaves a readable
+    recording; ``close()`` replaces it with the full manifest. Instruments are added with
+    ``add_instrument`` (the first one given for a (venue, symbol) wins).
     """
 
     def __init__(
@@ -110,14 +114,22 @@ class RecordingWriter:
         *,
         source: str,
         rotate_bytes: int = 512 * 1024 * 1024,
+        rotate_s: float = 0.0,
+        checkpoint: bool = False,
         compresslevel: int = 6,
     ) -> None:
+        if rotate_bytes <= 0 or rotate_s < 0:
+            raise ValueError(
+                f"rotate_bytes must be > 0 and rotate_s >= 0; received {rotate_bytes}, {rotate_s}"
+            )
         self.dir = Path(out_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         if (self.dir / MANIFEST).exists() or any(self.dir.glob("frames-*.arb.gz")):
             raise RecordingError(f"{self.dir}: already holds a recording; choose another --out")
         self.source = source
         self.rotate_bytes = rotate_bytes
+        self.rotate_ns = int(rotate_s * 1e9)
+        self.checkpoint = checkpoint
         self.compresslevel = compresslevel
         self.notes: dict[str, str] = {}
         self._instruments: dict[tuple[str, str], Instrument] = {}
@@ -125,6 +137,7 @@ class RecordingWriter:
         self._files: list[str] = []
         self._fh: gzip.GzipFile | None = None
         self._bytes = 0
+        self._file_start_ns = 0
         self.frames = 0
         self.start_ns = 0
         self.end_ns = 0
@@ -175,8 +188,13 @@ class RecordingWriter:
             kind.encode(),
             payload,
         )
-        if self._bytes + len(line) > self.rotate_bytes and self._bytes > len(HEADER):
-            self._open_next()
+        if self._bytes > len(HEADER) and (
+            self._bytes + len(line) > self.rotate_bytes
+            or (self.rotate_ns and ts_recv - self._file_start_ns >= self.rotate_ns)
+        ):
+            self._rotate()
+        if self._bytes == len(HEADER):
+            self._file_start_ns = ts_recv
         assert self._fh is not None  # noqa: S101 - opened in __init__
         self._fh.write(line)
         self._bytes += len(line)
@@ -186,22 +204,40 @@ class RecordingWriter:
         self.frames += 1
         self._venues.setdefault(venue)
 
-    def close(self) -> Manifest:
-        """Finish the frames file and write ``manifest.json`` atomically."""
+    @property
+    def files(self) -> list[str]:
+        """The frames files so far, in order (the last one is being written)."""
+        return list(self._files)
+
+    def _rotate(self) -> None:
         self._close_file()
-        manifest = Manifest(
+        if self.checkpoint:
+            note = "written at a rotation; the recording was still running"
+            self._write_manifest(self._manifest({**self.notes, "checkpoint": note}))
+        self._open_next()
+
+    def _manifest(self, notes: dict[str, str]) -> Manifest:
+        return Manifest(
             source=self.source,
             venues=list(self._venues),
             instruments=sorted(self._instruments.values(), key=lambda i: (i.venue, i.symbol)),
-            files=self._files,
+            files=list(self._files),
             frames=self.frames,
             start_ns=self.start_ns,
             end_ns=self.end_ns,
-            notes=self.notes,
+            notes=notes,
         )
+
+    def _write_manifest(self, manifest: Manifest) -> None:
         tmp = self.dir / (MANIFEST + ".tmp")
         tmp.write_bytes(msgspec.json.format(msgspec.json.encode(manifest), indent=2) + b"\n")
         tmp.replace(self.dir / MANIFEST)
+
+    def close(self) -> Manifest:
+        """Finish the frames file and write ``manifest.json`` atomically."""
+        self._close_file()
+        manifest = self._manifest(self.notes)
+        self._write_manifest(manifest)
         return manifest
 
     def __enter__(self) -> RecordingWriter:

@@ -14,7 +14,16 @@ from arb.cli import build_parser
 from arb.cli import main
 
 pytestmark = pytest.mark.cli
-COMMANDS = ["verify", "import", "synth", "replay", "okx-sandbox", "keys", "check-config"]
+COMMANDS = [
+    "verify",
+    "import",
+    "synth",
+    "replay",
+    "record",
+    "okx-sandbox",
+    "keys",
+    "check-config",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
