@@ -496,6 +496,7 @@ PERMANENT_REJECTS = frozenset(
         "BELOW_MIN_NOTIONAL",
         "UNKNOWN_SYMBOL",
         "UNSUPPORTED_INSTRUMENT",
+        "INVALID_ORDER",
     }
 )
 """Reject codes that the same order would get again (venue adapters map their own codes to
