@@ -16,6 +16,9 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 from typing import TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
 
 T = TypeVar("T")
 
@@ -58,3 +61,30 @@ def ws_login_args(key: str, secret: str, passphrase: str, ts: int) -> dict[str, 
     prehash = f"{ts}GET/users/self/verify"
     sign = base64.b64encode(hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest())
     return {"apiKey": key, "passphrase": passphrase, "timestamp": str(ts), "sign": sign.decode()}
+
+
+class TracedSession:
+    """An aiohttp session that records the URL of every request and WebSocket upgrade, to
+    prove that a client (ccxt) talked to nothing but the sandbox."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        trace = aiohttp.TraceConfig()
+        trace.on_request_start.append(self._on_start)
+        self.session = aiohttp.ClientSession(trace_configs=[trace])
+
+    async def _on_start(self, _session: Any, _ctx: Any, params: Any) -> None:
+        self.urls.append(str(params.url))
+
+    def assert_only(self, sandbox: Any, *, exact: bool = False) -> None:
+        """Every URL went to the sandbox on loopback; ``exact``: and the sandbox logged each
+        request (same count, same paths)."""
+        port = urlsplit(sandbox.base_url).port
+        assert self.urls
+        for url in self.urls:
+            u = urlsplit(url)
+            assert (u.hostname, u.port) == ("127.0.0.1", port), url
+        if exact:
+            seen = list(sandbox.requests)
+            assert len(seen) == len(self.urls)
+            assert sorted(urlsplit(u).path for u in self.urls) == sorted(p for _, p in seen)

@@ -14,7 +14,6 @@ import json
 import time
 from collections.abc import Awaitable
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import aiohttp
 import ccxt
@@ -39,6 +38,7 @@ from arb.core.numbers import to_raw
 from arb.core.orders import Order
 from arb.core.orders import OrderState
 from arb.core.types import Side
+from tests.integration._okx_helpers import TracedSession
 from tests.integration._okx_helpers import run
 from venues.ccxt.books import CcxtBookFeed
 from venues.ccxt.books import snapshot_from_book
@@ -258,26 +258,6 @@ def test_a_crossed_ccxt_book_is_refused():
 # -- against the sandbox -----------------------------------------------------------------------
 
 
-class _Traced:
-    """An aiohttp session that records the URL of every request and WebSocket upgrade."""
-
-    def __init__(self) -> None:
-        self.urls: list[str] = []
-        trace = aiohttp.TraceConfig()
-        trace.on_request_start.append(self._on_start)
-        self.session = aiohttp.ClientSession(trace_configs=[trace])
-
-    async def _on_start(self, _session, _ctx, params) -> None:
-        self.urls.append(str(params.url))
-
-    def assert_only(self, sandbox: Sandbox) -> None:
-        port = urlsplit(sandbox.base_url).port
-        assert self.urls
-        for url in self.urls:
-            u = urlsplit(url)
-            assert (u.hostname, u.port) == ("127.0.0.1", port), url
-
-
 def _exchange(sandbox: Sandbox, session: aiohttp.ClientSession, *, private: bool = True):
     keys = (
         {"apiKey": DEFAULT_ACCOUNT.api_key, "secret": DEFAULT_ACCOUNT.secret,
@@ -294,7 +274,7 @@ Scenario = Callable[[Sandbox, object, CcxtVenue], Awaitable[None]]
 
 async def _with_venue(scenario: Scenario, *, use_watch: bool = True) -> None:
     sandbox = await start_sandbox()
-    traced = _Traced()
+    traced = TracedSession()
     ex = _exchange(sandbox, traced.session)
     try:
         insts = instruments_from_markets(VENUE, await ex.load_markets(), ex.precisionMode)
@@ -484,7 +464,7 @@ def test_an_order_too_big_for_the_balance_is_rejected_insufficient_balance():
 def test_the_book_feed_yields_checked_books_from_watch_order_book():
     async def go() -> None:
         sandbox = await start_sandbox()
-        traced = _Traced()
+        traced = TracedSession()
         ex = _exchange(sandbox, traced.session, private=False)
         try:
             insts = instruments_from_markets(VENUE, await ex.load_markets(), ex.precisionMode)

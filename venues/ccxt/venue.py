@@ -47,13 +47,10 @@ import ccxt
 import msgspec
 
 from arb.core.errors import DataError
-from arb.core.events import MarketEvent
 from arb.core.instruments import Instrument
 from arb.core.messages import CancelOrder
-from arb.core.messages import Command
 from arb.core.messages import OrderAccepted
 from arb.core.messages import OrderCanceled
-from arb.core.messages import OrderEvent
 from arb.core.messages import OrderFilled
 from arb.core.messages import OrderRejected
 from arb.core.messages import OrderType
@@ -70,6 +67,7 @@ from venues.ccxt.errors import CcxtError
 from venues.ccxt.errors import RetryAction
 from venues.ccxt.errors import classify
 from venues.ccxt.errors import should_retry
+from venues.live import LiveVenue
 
 __all__ = [
     "MARKET_PARAMS",
@@ -164,7 +162,7 @@ class _Order:
         return not (self.ended or self.rejected)
 
 
-class CcxtVenue:
+class CcxtVenue(LiveVenue):
     """A ccxt exchange as an execution venue. Events are queued as they arrive and handed out
     by ``advance`` (``due`` is ``None``: the venue, not a timer, decides when they come).
 
@@ -186,6 +184,7 @@ class CcxtVenue:
         backoff_s: float = 0.2,
         use_watch: bool | None = None,
     ) -> None:
+        super().__init__()
         self.exchange = exchange
         self.venue = venue_id
         self._clock = clock_ns
@@ -199,36 +198,11 @@ class CcxtVenue:
         has: Mapping[str, Any] = exchange.has
         self.watching = bool(has.get("watchOrders")) if use_watch is None else use_watch
         self._has_order_trades = bool(has.get("fetchOrderTrades"))
-        self._events: list[OrderEvent] = []
         self._orders: dict[str, _Order] = {}  # by client order id
         self._by_venue_id: dict[str, _Order] = {}
         self._trades: set[tuple[str, str]] = set()  # (ccxt symbol, trade id)
-        self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
-        self._balances: dict[str, int] = {}
         self.stopped = False
-        self.errors: dict[str, int] = {}
-
-    # -- ExecutionVenue -----------------------------------------------------------------------
-
-    def submit(self, cmd: Command, now: int) -> None:
-        coro = self._place(cmd) if isinstance(cmd, PlaceOrder) else self._cancel(cmd)
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def on_market(self, event: MarketEvent) -> None:
-        """Live matching happens at the exchange: market data is not needed here."""
-
-    def due(self) -> int | None:
-        return None
-
-    def advance(self, now: int) -> list[OrderEvent]:
-        out, self._events = self._events, []
-        return out
-
-    def balances(self) -> dict[str, int]:
-        return dict(self._balances)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -248,11 +222,6 @@ class CcxtVenue:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._loops.clear()
-
-    async def wait_idle(self) -> None:
-        """Wait for every request in flight (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def open_orders(self) -> list[str]:
         """Client order ids of orders not yet finished (as far as the venue has told)."""
@@ -530,7 +499,7 @@ class CcxtVenue:
         self._count_key(err.code)
 
     def _count_key(self, key: str) -> None:
-        self.errors[key] = self.errors.get(key, 0) + 1
+        self._count_error(key)
 
     def instrument(self, symbol: str) -> Instrument:
         return self._by_symbol[symbol]

@@ -20,7 +20,6 @@ async part only moves them between the REST client, the WebSocket and ``advance`
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -28,10 +27,8 @@ from collections.abc import Mapping
 import msgspec
 
 from arb.core.errors import DataError
-from arb.core.events import MarketEvent
 from arb.core.instruments import Instrument
 from arb.core.messages import CancelOrder
-from arb.core.messages import Command
 from arb.core.messages import OrderAccepted
 from arb.core.messages import OrderCanceled
 from arb.core.messages import OrderEvent
@@ -42,6 +39,7 @@ from arb.core.messages import PlaceOrder
 from arb.core.money import AMOUNT_PRECISION
 from arb.core.numbers import to_raw
 from arb.core.types import Side
+from venues.live import LiveVenue
 from venues.okx.errors import OkxError
 from venues.okx.errors import reject_code
 from venues.okx.rest import OkxRestClient
@@ -164,7 +162,7 @@ _orders = msgspec.json.Decoder(_OrdersPush)
 _account = msgspec.json.Decoder(_AccountPush)
 
 
-class OkxVenue:
+class OkxVenue(LiveVenue):
     """The live OKX execution venue. Events are queued as they arrive and handed out by
     ``advance`` (``due`` is ``None``: OKX, not a timer, decides when they come)."""
 
@@ -177,36 +175,12 @@ class OkxVenue:
         *,
         clock_ns: Callable[[], int],
     ) -> None:
+        super().__init__()
         self.rest = rest
         self._clock = clock_ns
         self._by_symbol = {i.symbol: i for i in instruments if i.venue == VENUE}
         self._by_inst_id = {i.venue_symbol: i for i in self._by_symbol.values()}
-        self._events: list[OrderEvent] = []
-        self._tasks: set[asyncio.Task[None]] = set()
         self._seen = PushDedup()
-        self._balances: dict[str, int] = {}
-        self.errors: dict[str, int] = {}
-
-    # -- ExecutionVenue -----------------------------------------------------------------------
-
-    def submit(self, cmd: Command, now: int) -> None:
-        coro = self._place(cmd) if isinstance(cmd, PlaceOrder) else self._cancel(cmd)
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def on_market(self, event: MarketEvent) -> None:
-        """Live matching happens at OKX: market data is not needed here."""
-
-    def due(self) -> int | None:
-        return None
-
-    def advance(self, now: int) -> list[OrderEvent]:
-        out, self._events = self._events, []
-        return out
-
-    def balances(self) -> dict[str, int]:
-        return dict(self._balances)
 
     # -- OKX -> events ------------------------------------------------------------------------
 
@@ -234,18 +208,13 @@ class OkxVenue:
                         self._balances[d.ccy] = to_raw(d.availBal or "0", AMOUNT_PRECISION)
         except (msgspec.DecodeError, DataError, ValueError) as e:
             key = f"decode:{type(e).__name__}"
-            self.errors[key] = self.errors.get(key, 0) + 1
+            self._count_error(key)
 
     async def refresh_balances(self) -> dict[str, int]:
         """Available balance per currency (REST ``account/balance``), at AMOUNT_PRECISION."""
         bal = await self.rest.balance()
         self._balances = {d.ccy: to_raw(d.availBal or "0", AMOUNT_PRECISION) for d in bal.details}
         return dict(self._balances)
-
-    async def wait_idle(self) -> None:
-        """Wait for every request in flight (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _place(self, cmd: PlaceOrder) -> None:
         inst = self._by_symbol.get(cmd.symbol)
@@ -255,7 +224,7 @@ class OkxVenue:
         try:
             ack = await self.rest.place_order(order_body(cmd, inst))
         except OkxError as e:
-            self.errors[e.code] = self.errors.get(e.code, 0) + 1
+            self._count_error(e.code)
             self._reject(cmd.client_order_id, reject_code(e.code))
             return
         now = self._clock()
@@ -277,7 +246,7 @@ class OkxVenue:
             await self.rest.cancel_order(inst.venue_symbol, cl_ord_id=cmd.client_order_id)
         except OkxError as e:
             if e.code != ALREADY_DONE:
-                self.errors[e.code] = self.errors.get(e.code, 0) + 1
+                self._count_error(e.code)
 
     def _reject(self, cid: str, reason: str) -> None:
         now = self._clock()
