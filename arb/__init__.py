@@ -14,6 +14,7 @@ from arb.core.detector import DetectorRefusal
 from arb.core.detector import SpatialDetector
 from arb.core.detector import SymbolLimits
 from arb.core.detector import VenueParams
+from arb.core.errors import RETRYABLE
 from arb.core.errors import ArbError
 from arb.core.errors import BadChecksum
 from arb.core.errors import ConfigError
@@ -23,6 +24,7 @@ from arb.core.errors import DecodeError
 from arb.core.errors import InvariantViolation
 from arb.core.errors import PrecisionError
 from arb.core.errors import RecordingError
+from arb.core.errors import RetryAction
 from arb.core.errors import SequenceGap
 from arb.core.errors import UnknownInstrument
 from arb.core.errors import VenueError
@@ -109,6 +111,7 @@ __all__ = [
     "NS_PER_DAY",
     "PERMANENT_REJECTS",
     "RACES",
+    "RETRYABLE",
     "TERMINAL_STATES",
     "TRANSITIONS",
     "ArbError",
@@ -167,6 +170,7 @@ __all__ = [
     "RecordingWriter",
     "Refusal",
     "RefusalCode",
+    "RetryAction",
     "RiskConfig",
     "RiskGate",
     "RiskLimits",

@@ -20,7 +20,10 @@ Messages say what was received and where.
 
 from __future__ import annotations
 
+import enum
+
 __all__ = [
+    "RETRYABLE",
     "ArbError",
     "BadChecksum",
     "ConfigError",
@@ -30,6 +33,7 @@ __all__ = [
     "InvariantViolation",
     "PrecisionError",
     "RecordingError",
+    "RetryAction",
     "SequenceGap",
     "UnknownInstrument",
     "VenueError",
@@ -88,3 +92,22 @@ class VenueError(ArbError):
 
 class InvariantViolation(ArbError):
     """An impossible state was reached: a bug. Never caught to continue."""
+
+
+class RetryAction(enum.Enum):
+    """What a caller does after a venue error (each venue's ``should_retry`` table decides)."""
+
+    NONE = "none"
+    """Final: report it (a reject, an unknown error)."""
+    BACKOFF = "backoff"
+    """Resend as is after a backoff with jitter (rate limit, busy)."""
+    QUERY_ORDER = "query_order"
+    """The order's outcome is unknown: ask for it by client order id before anything else."""
+    RESYNC_CLOCK_ONCE = "resync_clock_once"
+    """Measure the clock offset again and resend once (timestamp refused)."""
+    STOP = "stop"
+    """Stop using the venue: never retry (authentication, account restricted)."""
+
+
+RETRYABLE = frozenset({RetryAction.BACKOFF, RetryAction.RESYNC_CLOCK_ONCE})
+"""Actions after which the same request may be sent again as is (``VenueError.retryable``)."""

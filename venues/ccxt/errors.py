@@ -33,9 +33,10 @@ or ``DUPLICATE_CLIENT_ORDER_ID`` when it tells, else ``INVALID_ORDER``. ccxt map
 
 from __future__ import annotations
 
-import enum
 import re
 
+from arb.core.errors import RETRYABLE
+from arb.core.errors import RetryAction
 from arb.core.errors import VenueError
 
 __all__ = [
@@ -54,19 +55,6 @@ __all__ = [
 ]
 
 
-class RetryAction(enum.Enum):
-    """What the caller does after a ccxt error (same meaning as ``venues.okx.errors``)."""
-
-    NONE = "none"
-    BACKOFF = "backoff"
-    QUERY_ORDER = "query_order"
-    RESYNC_CLOCK_ONCE = "resync_clock_once"
-    STOP = "stop"
-
-
-_RETRYABLE = frozenset({RetryAction.BACKOFF, RetryAction.RESYNC_CLOCK_ONCE})
-
-
 class CcxtError(VenueError):
     """A ccxt exception: ``code`` is its ccxt class name, ``reject`` arb's reject code."""
 
@@ -76,7 +64,7 @@ class CcxtError(VenueError):
         self.msg = msg
         self.reject = reject or self.default_reject
         super().__init__(f"{venue} {ccxt_class}: {msg or 'error'}", venue=venue, code=ccxt_class)
-        self.retryable = should_retry(self) in _RETRYABLE
+        self.retryable = should_retry(self) in RETRYABLE
 
 
 class CcxtRateLimited(CcxtError):

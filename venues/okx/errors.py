@@ -39,8 +39,8 @@ classify the items, not the ``1``/``2``.
 
 from __future__ import annotations
 
-import enum
-
+from arb.core.errors import RETRYABLE
+from arb.core.errors import RetryAction
 from arb.core.errors import VenueError
 
 __all__ = [
@@ -62,19 +62,6 @@ __all__ = [
 VENUE = "okx"
 
 
-class RetryAction(enum.Enum):
-    """What the caller does after an OKX error (see the module docstring)."""
-
-    NONE = "none"
-    BACKOFF = "backoff"
-    QUERY_ORDER = "query_order"
-    RESYNC_CLOCK_ONCE = "resync_clock_once"
-    STOP = "stop"
-
-
-_RETRYABLE = frozenset({RetryAction.BACKOFF, RetryAction.RESYNC_CLOCK_ONCE})
-
-
 class OkxError(VenueError):
     """An OKX error answer: ``code`` (str, as OKX sends it), ``msg``, ``http_status``.
 
@@ -88,7 +75,7 @@ class OkxError(VenueError):
         status = f" (HTTP {http_status})" if http_status is not None else ""
         text = msg or _MEANING.get(code, "error")
         super().__init__(f"okx {code or '?'}{status}: {text}", venue=VENUE, code=code)
-        self.retryable = should_retry(self) in _RETRYABLE
+        self.retryable = should_retry(self) in RETRYABLE
 
 
 class OkxRateLimited(OkxError):
