@@ -134,6 +134,16 @@ def _cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from arb.config import load_config
+    from arb.live.runner import run_cli
+
+    cfg = load_config(args.config)
+    if args.duration is not None and args.duration <= 0:
+        raise ArbError(f"--duration: must be > 0; received {args.duration}")
+    return run_cli(cfg, args.config, duration_s=args.duration, paper=args.paper)
+
+
 def _cmd_keys_check(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -172,21 +182,40 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 def _cmd_okx_sandbox(args: argparse.Namespace) -> int:
     import asyncio
+    import signal
 
+    from arb.core.errors import ConfigError
+    from venues.okx.sandbox import Faults
     from venues.okx.sandbox import load_accounts
     from venues.okx.sandbox import start_sandbox
+    from venues.okx.sandbox import update_faults
 
     accounts = load_accounts(args.accounts) if args.accounts else None
+    faults = Faults()
+    if args.faults:
+        try:
+            changes = msgspec.json.decode(args.faults)
+        except msgspec.DecodeError as e:
+            raise ConfigError(f"--faults: not JSON: {e}") from e
+        update_faults(faults, changes)
 
     async def serve() -> None:
         sandbox = await start_sandbox(
             port=args.port, accounts=accounts, market=args.market, seed=args.seed,
-            speed=args.speed,
+            speed=args.speed, faults=faults, synthetic_seconds=args.seconds,
+            skew_bps=args.skew_bps, skew_every_s=args.skew_every, skew_for_s=args.skew_for,
         )  # fmt: skip
+        # SIGTERM / SIGINT: close the server and exit 0 (a parent process stops us so).
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        # The ready line: a parent process waits for it and reads the bound port from it.
         print(f"OKX v5 sandbox: REST {sandbox.base_url}, WebSocket {sandbox.ws_public_url} "
-              f"and {sandbox.ws_private_url} (Ctrl-C stops)", flush=True)  # fmt: skip
+              f"and {sandbox.ws_private_url}, control {sandbox.base_url}/sandbox/ "
+              "(Ctrl-C stops)", flush=True)  # fmt: skip
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await sandbox.close()
 
@@ -313,6 +342,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_check_config)
 
     p = sub.add_parser(
+        "run",
+        help="trade live (or paper) on the config's venues, headless",
+        description="The live engine on uvloop: venue adapters from CONFIG (native OKX, ccxt "
+        "by exchange id, or simulated), books, detector, executor, risk and journal as in "
+        "replay. JSON-lines logs on stderr, Prometheus metrics on [live.metrics], alerts to "
+        "[live.alerts]. At start the journal in [live] state_dir is read back and what a "
+        "previous run left in flight is settled with the venues before any trade. SIGTERM / "
+        "SIGINT: stop new trades, finish or roll back what is in flight, cancel resting "
+        "orders, flush the journal, exit 0. Credentials only from the environment (see "
+        "venues[i].credentials_env).",
+    )
+    p.add_argument("config", help="TOML config file")
+    p.add_argument("--duration", type=float, help="stop (gracefully) after this many seconds")
+    p.add_argument(
+        "--paper", action="store_true", help='paper mode whatever the config says (mode = "paper")'
+    )
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
         "okx-sandbox",
         help="serve OKX v5 REST and WebSocket on loopback over a simulated venue",
         description="Serve OKX's v5 REST API and WebSocket (public books, private login, "
@@ -320,7 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
         "market that replays in real time and loops. OKX's rules are enforced (signatures, "
         "30 s skew, rate limits, clOrdId, sizes, balances). For tests and rehearsals: it never "
         "reaches OKX. Default account: key sandbox-key, secret sandbox-secret, passphrase "
-        "sandbox-pass.",
+        "sandbox-pass. Sandbox-only test control, not OKX's API (loopback, no signature, no "
+        "rate limit): GET/POST /sandbox/faults (fault knobs as JSON), GET /sandbox/records "
+        "(orders, fills, balances). Prints one ready line with the bound URLs once serving; "
+        "SIGTERM / SIGINT stop it with exit status 0.",
     )
     p.add_argument("--port", type=int, default=8443, help="TCP port (default 8443; 0: any)")
     src = p.add_mutually_exclusive_group()
@@ -329,8 +380,41 @@ def build_parser() -> argparse.ArgumentParser:
         "--synthetic", action="store_true", help="built-in synthetic market (the default)"
     )
     p.add_argument("--seed", type=int, default=7, help="seed of the synthetic market (default 7)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        help="length of the synthetic market before it loops (default 60)",
+    )
     p.add_argument("--speed", type=float, default=1.0, help="replay speed factor (default 1)")
     p.add_argument("--accounts", metavar="FILE", help="TOML file of [[accounts]] (keys, balances)")
+    p.add_argument(
+        "--skew-bps",
+        type=float,
+        default=0.0,
+        help="skew windows: shift every price by this many bps of the mid during each window, "
+        "alternating +/- per window (a twin of an unskewed sandbox of the same seed)",
+    )
+    p.add_argument(
+        "--skew-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="a skew window starts every SECONDS of the market (the first at SECONDS)",
+    )
+    p.add_argument(
+        "--skew-for",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="each skew window lasts SECONDS (less than --skew-every)",
+    )
+    p.add_argument(
+        "--faults",
+        metavar="JSON",
+        help="initial fault knobs as a JSON object, e.g. '{\"reject_next\": 1}' (see also "
+        "GET/POST /sandbox/faults)",
+    )
     p.set_defaults(func=_cmd_okx_sandbox)
     return parser
 

@@ -36,9 +36,12 @@ from arb.core.unwind import UnwindConfig
 from venues.sim.config import SimVenueConfig
 
 __all__ = [
+    "AlertsConfig",
     "Config",
     "EngineConfig",
     "InstrumentOverride",
+    "LiveConfig",
+    "MetricsConfig",
     "PairConfig",
     "ReplayConfig",
     "SynthConfig",
@@ -74,7 +77,23 @@ class VenueConfig(_Strict, kw_only=True, frozen=True):
     ws_url: str = ""
     """WebSocket public URL of a live venue (``""``: the venue's official one)."""
     demo: bool = False
-    """OKX demo trading (``x-simulated-trading: 1``; demo keys)."""
+    """OKX demo trading (``x-simulated-trading: 1``; demo keys); for ``kind = "ccxt"``, ccxt's
+    ``set_sandbox_mode(True)`` (the exchange's testnet)."""
+    credentials_env: str = ""
+    """Prefix of the environment variables holding this venue's API key (``<prefix>API_KEY``,
+    ``<prefix>SECRET_KEY``, ``<prefix>PASSPHRASE`` where the venue has one, or
+    ``<prefix>CREDENTIALS_FILE`` naming an owner-only TOML file). Default ``ARB_<ID>_`` (the
+    id upper-cased, ``-`` as ``_``). Never the secrets themselves: they are not config."""
+    poll_interval_ms: int = 0
+    """ccxt venues without WebSocket books: the REST polling interval of their books (ms);
+    0 picks 1000. Also the order-status polling interval where ``watch_orders`` is missing."""
+    book_depth: int = 20
+    """Levels per side kept from ccxt books (and asked of the venue)."""
+
+    @property
+    def env_prefix(self) -> str:
+        """``credentials_env``, or ``ARB_<ID>_``."""
+        return self.credentials_env or "ARB_" + re.sub(r"[^A-Z0-9]", "_", self.id.upper()) + "_"
 
 
 class PairConfig(_Strict, kw_only=True, frozen=True):
@@ -103,6 +122,53 @@ class ReplayConfig(_Strict, kw_only=True, frozen=True):
     """After the last frame, how long the virtual clock may run to finish open trades."""
 
 
+class MetricsConfig(_Strict, kw_only=True, frozen=True):
+    """Prometheus text endpoint of ``arb run`` (``GET /metrics``)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9464
+    """0: any free port (logged at start)."""
+
+
+class AlertsConfig(_Strict, kw_only=True, frozen=True):
+    """Where alerts go (kill switch, breaker, residual exposure, stale feeds): an HTTP POST of
+    one JSON object, and/or a command run with the same JSON on stdin. Neither: logged only."""
+
+    webhook_url: str = ""
+    command: list[str] = []
+    cooldown_s: float = 60.0
+    """The same alert (kind and subject) is sent at most once per cool-down."""
+    timeout_s: float = 5.0
+    stale_feed_ms: int = 5_000
+    """A venue feed with no message for this long raises a ``stale_feed`` alert."""
+    unhedged_alert_usd: float = 0.0
+    """Residual unhedged exposure above this raises an alert (0: any residual left after a
+    trade finished)."""
+
+
+class LiveConfig(_Strict, kw_only=True, frozen=True):
+    """``arb run``: the live (or paper) engine."""
+
+    mode: Literal["live", "paper"] = "live"
+    """``paper``: live market data, orders to simulated venues (``[venues.sim]``)."""
+    state_dir: str = "state"
+    """Journal (``journal.sqlite``) and recordings; relative paths are from the working
+    directory. The journal is read back at start to settle what a previous run left."""
+    record: bool = False
+    """Also write every received frame to ``<state_dir>/recordings/`` (replayable)."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    shutdown_timeout_s: float = 15.0
+    """On SIGTERM/SIGINT: how long open trades may take to finish or roll back."""
+    recovery_timeout_s: float = 30.0
+    """At start: how long settling a previous run's open orders may take before arb refuses
+    to trade (and exits with an error)."""
+    warmup_s: float = 1.0
+    """No trade before every book of every pair has been valid this long."""
+    metrics: MetricsConfig = MetricsConfig()
+    alerts: AlertsConfig = AlertsConfig()
+
+
 class SynthConfig(_Strict, kw_only=True, frozen=True):
     seconds: float = 300.0
     seed: int = 7
@@ -118,6 +184,7 @@ class Config(_Strict, kw_only=True, frozen=True):
     detector: DetectorConfig = DetectorConfig()
     instruments: list[InstrumentOverride] = []
     replay: ReplayConfig = ReplayConfig()
+    live: LiveConfig = LiveConfig()
 
     def venue(self, venue_id: str) -> VenueConfig:
         for v in self.venues:
@@ -189,6 +256,26 @@ def _check(cfg: Config, p: Path) -> None:
         raise ConfigError(f"{p}: replay.drain_ms: must be >= 0")
     if not cfg.replay.run_id.isprintable() or not cfg.replay.run_id:
         raise ConfigError(f"{p}: replay.run_id: must be a non-empty printable string")
+    _check_live(cfg.live, p)
+
+
+def _check_live(live: LiveConfig, p: Path) -> None:
+    m = live.metrics
+    if not 0 <= m.port <= 65535:
+        raise ConfigError(f"{p}: live.metrics.port: {m.port} is not a TCP port")
+    a = live.alerts
+    if a.webhook_url and not a.webhook_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{p}: live.alerts.webhook_url: must be an http(s) URL")
+    for name in ("cooldown_s", "timeout_s", "unhedged_alert_usd"):
+        if getattr(a, name) < 0:
+            raise ConfigError(f"{p}: live.alerts.{name}: must be >= 0")
+    if a.stale_feed_ms <= 0:
+        raise ConfigError(f"{p}: live.alerts.stale_feed_ms: must be > 0")
+    for name in ("shutdown_timeout_s", "recovery_timeout_s", "warmup_s"):
+        if getattr(live, name) < 0:
+            raise ConfigError(f"{p}: live.{name}: must be >= 0")
+    if not live.state_dir:
+        raise ConfigError(f"{p}: live.state_dir: must not be empty")
 
 
 _OWNED = {
@@ -230,6 +317,15 @@ def _check_venues(cfg: Config, p: Path) -> set[str]:
         ids.add(v.id)
         if v.kind == "ccxt" and not v.exchange:
             raise ConfigError(f'{p}: venues[{i}].exchange: required when kind = "ccxt"')
+        if v.poll_interval_ms < 0:
+            raise ConfigError(f"{p}: venues[{i}].poll_interval_ms: must be >= 0")
+        if not 1 <= v.book_depth <= 400:
+            raise ConfigError(f"{p}: venues[{i}].book_depth: must be 1..400")
+        if v.credentials_env and not re.fullmatch(r"[A-Z][A-Z0-9_]*_", v.credentials_env):
+            raise ConfigError(
+                f"{p}: venues[{i}].credentials_env: {v.credentials_env!r} must look like "
+                "ARB_OKX_ (upper case, ending with _)"
+            )
         for name in ("taker_fee_bps", "maker_fee_bps"):
             fee = getattr(v, name)
             if not -100.0 <= fee <= 100.0:

@@ -15,6 +15,7 @@ check is cleared by its ``BookSync`` and is not traded on until its next snapsho
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from time import perf_counter_ns
@@ -122,6 +123,9 @@ class EngineStats(msgspec.Struct, kw_only=True):
     book_failures: int = 0
     """Gaps, bad checksums and crossed books: each cleared its book until a new snapshot."""
     decisions: int = 0
+    gated: int = 0
+    """Opportunities found while trading was off (warm-up, recovery, shutdown): not traded,
+    not journaled."""
     first_ts: int = 0
     """The first time the engine was advanced to: the first frame's receive time (ns)."""
     detector_refusals: dict[str, int] = msgspec.field(default_factory=dict)
@@ -178,6 +182,12 @@ class Engine:
         self._last_unhedged = 0
         self._sim_ns = 0
         self.now = 0
+        self.trading = True
+        """Off: opportunities are counted (``stats.gated``) and not traded; open trades and
+        rollbacks go on. The live runner keeps it off until recovery and warm-up are done."""
+        self.on_book_failure: Callable[[str, str, str], None] | None = None
+        """Called with (venue, symbol, channel) when a book fails a check (gap, checksum,
+        crossed): the live runner asks the venue for a fresh snapshot."""
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -229,6 +239,8 @@ class Engine:
         outcome = sync.on_delta(ev) if isinstance(ev, BookDelta) else sync.on_snapshot(ev)
         if outcome in (Outcome.GAP, Outcome.BAD_CHECKSUM, Outcome.CROSSED):
             self.stats.book_failures += 1
+            if self.on_book_failure is not None:
+                self.on_book_failure(key[0], key[1], ev.channel)
         if channel != ev.channel:
             return False
         venue = self.venues.get(key[0])
@@ -251,8 +263,10 @@ class Engine:
         if opp is None:
             code = det.last_refusal
             st.detector_refusals[code] = st.detector_refusals.get(code, 0) + 1
-        else:
+        elif self.trading:
             ex.on_opportunity(opp, ts)
+        else:
+            st.gated += 1
         if ex.active:
             ex.on_book(key[0], key[1], ts)
         self._track_unhedged(ts)

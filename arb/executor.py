@@ -25,11 +25,17 @@ Life of a trade:
 
 Rollback orders go out even when trading is halted (kill switch, daily loss): they reduce
 exposure. A late fill on a finished trade re-opens it (it is real money).
+
+Restart: ``restore`` takes over a trade an earlier process left unfinished, rebuilt from the
+journal (``arb.recovery``), without journaling or sending anything; the venues' answers about
+its orders then come in through ``on_event`` like any event, and the planner finishes it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from typing import Protocol
 
 import msgspec
@@ -65,9 +71,25 @@ from arb.core.unwind import plan
 from arb.core.unwind import unit_value
 from arb.ports import ExecutionVenue
 
-__all__ = ["ExecStats", "Executor", "TradeRecord"]
+if TYPE_CHECKING:
+    from arb.recovery import OpenTrade
+
+__all__ = ["ExecStats", "Executor", "TradeRecord", "leg_number"]
 
 Key = tuple[str, str]
+_CID_SUFFIX = re.compile(r"L(\d+)A(\d+)")
+
+
+def leg_number(opportunity_id: str, client_order_id: str) -> int:
+    """``k`` of a client order id ``<opportunity_id>L<k>A<attempt>``
+    (``arb.core.messages.client_order_id``); -1 for an id of another scheme or opportunity.
+
+    ``k < n`` (``n`` legs) is leg ``k``'s own order, ``n + i`` a rollback order of leg ``i``.
+    """
+    if not client_order_id.startswith(opportunity_id):
+        return -1
+    m = _CID_SUFFIX.fullmatch(client_order_id[len(opportunity_id) :])
+    return int(m.group(1)) if m is not None else -1
 
 
 class Sink(Protocol):
@@ -118,6 +140,12 @@ class ExecStats(msgspec.Struct, kw_only=True):
     max_unhedged: int = 0
     unknown_events: int = 0
     """Events for client order ids this executor never sent (journaled, otherwise ignored)."""
+    restored: int = 0
+    """Trades of an earlier process taken over with ``restore``. Their orders were counted
+    (``trades``, ``legs_sent``) by the process that sent them, and their journaled events are
+    not counted again; what this process learns and does from then on is counted here (the
+    venues' answers: ``rejects``; their outcome when they finish: ``legs_filled``,
+    ``partial_fills``, ``legs_unfilled``; new rollback orders and their cost)."""
 
 
 class TradeRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -235,6 +263,9 @@ class Executor:
         self._orders: dict[Key, tuple[_Trade, Order]] = {}
         self._unhedged: dict[str, int] = {}
         self._rollback_keys: set[Key] = set()
+        self._ended_on: dict[Key, int] = {}
+        """(venue, symbol) -> when our last order on that book ended (``ts_recv``)."""
+        self._ledger_has_fills: set[Key] = set()  # restored orders whose fills the ledger has
         self._realized = 0
 
     # -- read-outs ---------------------------------------------------------------------------
@@ -252,6 +283,16 @@ class Executor:
     @property
     def realized_pnl(self) -> int:
         return self._realized
+
+    @property
+    def active_ids(self) -> list[str]:
+        """Opportunity ids of the trades not finished, in the order they started."""
+        return list(self._active)
+
+    def trade_orders(self, opportunity_id: str) -> list[Order]:
+        """Every order of a trade (legs, then rollback orders, leg by leg); [] if unknown."""
+        trade = self._trades.get(opportunity_id)
+        return trade.orders() if trade is not None else []
 
     def order(self, venue: str, cid: str) -> Order | None:
         entry = self._orders.get((venue, cid))
@@ -283,6 +324,8 @@ class Executor:
         st.opportunities += 1
         self.journal.record_opportunity(opp)
         refusal = self._books_refusal(opp)
+        if refusal is not None and refusal.code == RefusalCode.OWN_LIQUIDITY:
+            refusal = self.risk.halt_refusal(opp, now) or refusal
         if refusal is None:
             quote_ts = {
                 leg.venue: self.books[(leg.venue, leg.symbol)].book.ts_recv for leg in opp.legs
@@ -326,12 +369,27 @@ class Executor:
 
     def _books_refusal(self, opp: Opportunity) -> Refusal | None:
         for leg in opp.legs:
-            sync = self.books.get((leg.venue, leg.symbol))
+            key = (leg.venue, leg.symbol)
+            sync = self.books.get(key)
             if sync is None or not sync.valid:
                 why = "no book" if sync is None else f"book invalid ({sync.last_failure})"
                 return Refusal(
                     code=RefusalCode.STALE_BOOK.value,
                     detail=f"{leg.venue} {leg.symbol}: {why} at send time",
+                )
+            # Our own orders take liquidity the venue's book still shows until it updates:
+            # an order in flight on this book, or one that ended after the book's last update,
+            # means the quotes may be the ones we took.
+            busy = any(
+                not o.is_terminal and (o.venue, o.symbol) == key
+                for t in self._active.values()
+                for o in t.orders()
+            )
+            if busy or sync.book.ts_recv <= self._ended_on.get(key, -1):
+                return Refusal(
+                    code=RefusalCode.OWN_LIQUIDITY.value,
+                    detail=f"{leg.venue} {leg.symbol}: "
+                    + ("our order is in flight" if busy else "no book update since our order"),
                 )
         return None
 
@@ -357,10 +415,15 @@ class Executor:
 
     # -- events ------------------------------------------------------------------------------
 
-    def on_event(self, ev: OrderEvent) -> None:
-        """Apply one venue event (``ev.ts_recv`` is now) and act on what it changed."""
+    def on_event(self, ev: OrderEvent, *, replan: bool = True) -> None:
+        """Apply one venue event (``ev.ts_recv`` is now) and act on what it changed.
+
+        ``replan=False`` applies it without asking the planner (a batch of answers applied at
+        once; ``on_timer`` plans after the batch).
+        """
         self.journal.record_event(ev)
-        entry = self._orders.get((ev.venue, ev.client_order_id))
+        key = (ev.venue, ev.client_order_id)
+        entry = self._orders.get(key)
         if entry is None:
             self.stats.unknown_events += 1
             return
@@ -370,9 +433,13 @@ class Executor:
         filled = isinstance(ev, OrderFilled) and changed
         if filled:
             assert isinstance(ev, OrderFilled)  # noqa: S101 - narrowing for mypy
-            self.ledger.on_fill(order.inst, ev)
-            self._rollback_cost(trade, order, ev)
+            if key not in self._ledger_has_fills:
+                self.ledger.on_fill(order.inst, ev)
+            cost = self._fill_cost(trade, order, ev)
+            trade.rollback_cost += cost
+            self.stats.rollback_loss += cost
         if not was_terminal and order.is_terminal:
+            self._ended_on[(order.venue, order.symbol)] = ev.ts_recv
             self.risk.on_order_terminal()
             self.ledger.release(order.venue, order.client_order_id)
             if order.reject_reason:
@@ -382,7 +449,8 @@ class Executor:
                 return
             trade.done = False  # a late fill re-opens a finished trade: it is real money
             self._active[trade.opp.id] = trade
-        self._plan(trade, ev.ts_recv)
+        if replan:
+            self._plan(trade, ev.ts_recv)
 
     def on_timer(self, now: int) -> None:
         """Re-plan every trade whose timer is due at ``now``."""
@@ -395,6 +463,116 @@ class Executor:
             touches = any(ls.leg.venue == venue and ls.leg.symbol == symbol for ls in trade.legs)
             if touches and all(o.is_terminal for o in trade.orders()):
                 self._plan(trade, now)
+
+    # -- restart recovery --------------------------------------------------------------------
+
+    def restore(self, trade: OpenTrade, now: int, *, ledger_has_fills: bool = True) -> None:
+        """Take over a trade an earlier process left unfinished (``arb.recovery``).
+
+        Rebuilds the trade, its legs and every order it sent from the journal: a client order
+        id ``<opportunity>L<k>A<attempt>`` is the leg's own order for ``k < n`` (``n`` legs)
+        and a rollback order of leg ``k - n`` otherwise (``arb.core.unwind``), restored in
+        sending order so that the planner's next attempt numbers follow on. The journaled
+        events are applied to the orders in the order received, then the journaled cancel
+        requests to those still open (``CANCEL_PENDING``). Nothing is journaled, sent or
+        planned here, and the stats count only ``restored``: the next event for the trade, or
+        ``on_timer``, asks the planner, whose orders are new and journaled as usual.
+
+        Orders not terminal hold an open-order slot at the risk gate and a reservation in the
+        ledger for their unfilled rest, released at their terminal event. ``ledger_has_fills``
+        (default): the ledger was built from the venues' balances after the crash, which
+        already hold every fill of these orders, so neither the journaled fills nor the ones
+        the venues report later for them move it (fills of orders sent from now on do).
+        ``False``: the ledger predates the trade; every fill moves it.
+
+        A trade whose orders are all terminal, with no rollback order, that the planner calls
+        balanced had finished (the executor journals no rollback row for it): it is kept, so
+        that a late fill re-opens it, but not active. Raises ``InvariantViolation`` for an
+        order id of another scheme, an order on another venue or symbol than its leg, or a
+        trade or order already known.
+        """
+        opp = trade.opportunity
+        if opp.id in self._trades:
+            raise InvariantViolation(f"opportunity {opp.id} is already traded or restored")
+        legs = [_LegState(leg, self.instruments[(leg.venue, leg.symbol)]) for leg in opp.legs]
+        t = _Trade(opp, legs, trade.started_ns)
+        places: dict[Key, PlaceOrder] = {}
+        for cmd in trade.orders:
+            places[(cmd.venue, cmd.client_order_id)] = cmd
+            self._restore_order(t, cmd, ledger_has_fills=ledger_has_fills)
+        for ev in trade.events:
+            entry = self._orders.get((ev.venue, ev.client_order_id))
+            if entry is None or entry[0] is not t:
+                continue
+            order = entry[1]
+            if order.apply(ev) and isinstance(ev, OrderFilled):
+                if not ledger_has_fills:
+                    self.ledger.on_fill(order.inst, ev)
+                t.rollback_cost += self._fill_cost(t, order, ev)
+        for c in trade.cancels:
+            entry = self._orders.get((c.venue, c.client_order_id))
+            if entry is not None and entry[0] is t and not entry[1].is_terminal:
+                entry[1].request_cancel(c.ts)
+        for key, cmd in places.items():
+            order = self._orders[key][1]
+            if not order.is_terminal:
+                rest = msgspec.structs.replace(cmd, qty=order.remaining)
+                asset, amount = self._reservation(rest, order.inst)
+                self.ledger.reserve(cmd.venue, cmd.client_order_id, asset, amount)
+                self.risk.on_orders_sent(cmd.venue, cmd.symbol, now)
+        self._trades[opp.id] = t
+        self.stats.restored += 1
+        if self._was_finished(t, now):
+            t.done = t.settled = True
+            return
+        self._active[opp.id] = t
+
+    def _restore_order(self, trade: _Trade, cmd: PlaceOrder, *, ledger_has_fills: bool) -> None:
+        opp = trade.opp
+        n = len(trade.legs)
+        cid = cmd.client_order_id
+        k = leg_number(opp.id, cid)
+        if not 0 <= k < 2 * n:
+            raise InvariantViolation(
+                f"opportunity {opp.id}: order {cid} is neither a leg nor a rollback order of it"
+            )
+        ls = trade.legs[k % n]
+        if (cmd.venue, cmd.symbol) != (ls.leg.venue, ls.leg.symbol):
+            raise InvariantViolation(
+                f"opportunity {opp.id}: order {cid} is on {cmd.venue}/{cmd.symbol}, its leg on "
+                f"{ls.leg.venue}/{ls.leg.symbol}"
+            )
+        key = (cmd.venue, cid)
+        if key in self._orders:
+            raise InvariantViolation(f"client order id {cid} on {cmd.venue} restored twice")
+        order = Order.from_place(cmd, ls.inst)
+        self._orders[key] = (trade, order)
+        if k < n:
+            ls.orders.append(order)
+        else:
+            ls.rollbacks.append(order)
+            self._rollback_keys.add(key)
+        if ledger_has_fills:
+            self._ledger_has_fills.add(key)
+
+    def _was_finished(self, trade: _Trade, now: int) -> bool:
+        # All orders terminal, no rollback order, balanced for the planner: finished before.
+        if any(ls.rollbacks for ls in trade.legs):
+            return False
+        if not all(o.is_terminal for o in trade.orders()):
+            return False
+        self._update_marks(trade)
+        p = plan(
+            trade.opp.id,
+            trade.opp.quote,
+            [ls.fills() for ls in trade.legs],
+            self._price,
+            self.marks,
+            self.rollback,
+            now_ns=max(now, trade.start_ns),
+            start_ns=trade.start_ns,
+        )
+        return p.decision is Decision.DONE and p.reason == DONE_BALANCED
 
     # -- planning ----------------------------------------------------------------------------
 
@@ -521,10 +699,11 @@ class Executor:
 
     # -- rollback accounting -----------------------------------------------------------------
 
-    def _rollback_cost(self, trade: _Trade, order: Order, ev: OrderFilled) -> None:
+    def _fill_cost(self, trade: _Trade, order: Order, ev: OrderFilled) -> int:
+        # What a rollback order's fill cost against the leg (0 for the legs' own orders).
         ls = trade.leg_of(order.venue, order.symbol)
         if not any(o is order for o in ls.rollbacks):
-            return
+            return 0
         if order.side is ls.leg.side:  # hedge: against the leg's limit price
             ref_qty, ref_value = 1, ls.leg.px
         else:  # unwind: against what the leg's own orders paid or received on average
@@ -538,8 +717,7 @@ class Executor:
         cost = sign * -(-amount // ref_qty) if sign > 0 else -(amount // ref_qty)
         if ev.fee_ccy == trade.opp.quote:
             cost += ev.fee
-        trade.rollback_cost += cost
-        self.stats.rollback_loss += cost
+        return cost
 
     # -- prices ------------------------------------------------------------------------------
 
@@ -571,6 +749,19 @@ class Executor:
     def is_rollback(self, order: Order) -> bool:
         """True for an order the rollback planner asked for (not one of the legs)."""
         return (order.venue, order.client_order_id) in self._rollback_keys
+
+    def cancel_open(self, now: int) -> int:
+        """Ask the venues to cancel every order not yet terminal (shutdown); return how many.
+        Each cancel is journaled; the orders' own terminal events close them."""
+        n = 0
+        for _, order in list(self._orders.values()):
+            if order.is_terminal or order.ts_cancel_requested is not None:
+                continue
+            cancel = order.request_cancel(now)
+            self.journal.record_command(cancel)
+            self.venues[cancel.venue].submit(cancel, now)
+            n += 1
+        return n
 
     def race_counts(self) -> dict[str, int]:
         """Real-world event orderings seen on all orders (duplicate and late fills, ...)."""

@@ -21,8 +21,9 @@ written. Frames files rotate every ``rotate_bytes`` uncompressed bytes or ``rota
 each rotation also writes a checkpoint manifest, so a recorder killed outright still leaves a
 readable recording of the files closed before.
 
-Venues of other kinds are skipped with a note (ccxt venues come with the ccxt adapter; ``sim``
-venues have no market to record).
+Each ``kind = "ccxt"`` venue is recorded by ``arb.record_ccxt``: instruments from ccxt's
+``load_markets``, then ccxt's books (and public trades) as arb's normalized frames (kind ``n``).
+``sim`` venues have no market to record and are skipped with a note.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from typing import Protocol
 
+import aiohttp
 import msgspec
 
 from arb.config import Config
@@ -44,8 +47,11 @@ from arb.core.errors import ConfigError
 from arb.core.instruments import Instrument
 from arb.core.instruments import InstrumentKind
 from arb.core.instruments import parse_symbol
+from arb.record_ccxt import CcxtRecorder
+from arb.record_ccxt import ccxt_symbols
 from arb.recording import Kind
 from arb.recording import RecordingWriter
+from venues.ccxt.factory import make_exchange
 from venues.okx.codec import REST_BOOKS_PATH
 from venues.okx.codec import OkxCodec
 from venues.okx.instruments import parse_instruments
@@ -67,7 +73,6 @@ DEFAULT_WS_PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
 INSTRUMENTS_PATH = "/api/v5/public/instruments"
 CHANNELS = ("books", "trades")
 REST_DEPTH = 400
-CCXT_NOTE = "recording ccxt venues comes with the ccxt adapter"
 
 _INST_TYPES = {
     InstrumentKind.SPOT: "SPOT",
@@ -105,6 +110,12 @@ class RecordReport(msgspec.Struct, kw_only=True):
     stopped_by: str
     venues: list[VenueRecordStats]
     skipped: list[str]
+
+
+class _Recorder(Protocol):
+    stats: VenueRecordStats
+
+    async def run(self, stop: asyncio.Event, note: Note) -> None: ...
 
 
 class _OkxRecorder:
@@ -223,6 +234,24 @@ def _okx_symbols(cfg: Config, venue_id: str) -> list[str]:
     return list(dict.fromkeys(symbols))
 
 
+def _okx_plan(
+    v: VenueConfig, symbols: list[str], clock_ns: Callable[[], int]
+) -> Callable[[RecordingWriter], _Recorder]:
+    return lambda writer: _OkxRecorder(v, symbols, writer, clock_ns)
+
+
+def _ccxt_plan(
+    v: VenueConfig,
+    symbols: list[str],
+    clock_ns: Callable[[], int],
+    session: aiohttp.ClientSession | None,
+) -> Callable[[RecordingWriter], _Recorder]:
+    # Public data: no credentials. Building the exchange makes no request.
+    exchange = make_exchange(v, credentials={}, session=session)
+    stats = VenueRecordStats(venue=v.id, symbols=[])
+    return lambda writer: CcxtRecorder(v, symbols, writer, clock_ns, exchange, stats)
+
+
 @contextlib.contextmanager
 def _signals(stop: asyncio.Event, stopped_by: list[str], enabled: bool) -> Iterator[None]:
     # SIGINT/SIGTERM set ``stop`` (main thread only; elsewhere nothing is installed).
@@ -258,13 +287,15 @@ async def record(
     handle_signals: bool = False,
     clock_ns: Callable[[], int] = time.time_ns,
     note: Note = print,
+    ccxt_session: aiohttp.ClientSession | None = None,
 ) -> RecordReport:
     """Record the venues of ``cfg`` into the new recording directory ``out``.
 
     Parameters
     ----------
     cfg
-        The config: its ``kind = "okx"`` venues are recorded, with the symbols of their pairs.
+        The config: its ``kind = "okx"`` and ``kind = "ccxt"`` venues are recorded, with the
+        symbols of their pairs.
     out
         A new directory (or an empty one).
     duration_s
@@ -277,6 +308,9 @@ async def record(
         Stop on SIGINT/SIGTERM (main thread only).
     note
         Receives one line per skipped venue or symbol.
+    ccxt_session
+        The aiohttp session of the ccxt venues' requests (not closed here); ``None``: ccxt's
+        own per exchange.
 
     Returns
     -------
@@ -288,7 +322,8 @@ async def record(
     RecordingError
         ``out`` already holds a recording.
     ConfigError
-        A pair's symbol has no OKX form.
+        A pair's symbol has no OKX (or ccxt) form; a ccxt venue's exchange id or URLs are
+        invalid.
     VenueError
         The instruments could not be fetched (nothing is recorded of the venues after it).
     """
@@ -300,19 +335,21 @@ async def record(
         skipped.append(line)
         note(line)
 
-    plan: list[tuple[VenueConfig, list[str]]] = []
+    # Everything that can be refused is checked before the recording directory is made.
+    plan: list[Callable[[RecordingWriter], _Recorder]] = []
     for v in cfg.venues:
         if v.kind == "okx":
-            plan.append((v, _okx_symbols(cfg, v.id)))
+            plan.append(_okx_plan(v, _okx_symbols(cfg, v.id), clock_ns))
         elif v.kind == "ccxt":
-            skip(f"{v.id}: skipped (kind ccxt): {CCXT_NOTE}")
+            plan.append(_ccxt_plan(v, ccxt_symbols(cfg, v.id), clock_ns, ccxt_session))
         else:
-            skip(f"{v.id}: skipped (kind {v.kind}): arb records okx venues natively")
+            why = "no market to record" if v.kind == "sim" else "arb records okx and ccxt venues"
+            skip(f"{v.id}: skipped (kind {v.kind}): {why}")
     writer = RecordingWriter(
         out, source="arb record", rotate_bytes=rotate_bytes, rotate_s=rotate_s, checkpoint=True
     )
     writer.notes["config_venues"] = ",".join(v.id for v in cfg.venues)
-    recorders = [_OkxRecorder(v, symbols, writer, clock_ns) for v, symbols in plan]
+    recorders = [make(writer) for make in plan]
     t0 = time.monotonic()
     try:
         with _signals(stop, stopped_by, handle_signals):

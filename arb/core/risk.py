@@ -81,6 +81,9 @@ class RefusalCode(enum.StrEnum):
     MAX_UNHEDGED_NOTIONAL = "MAX_UNHEDGED_NOTIONAL"
     MAX_OPEN_ORDERS = "MAX_OPEN_ORDERS"
     RATE_LIMITED = "RATE_LIMITED"
+    OWN_LIQUIDITY = "OWN_LIQUIDITY"
+    """A leg's book still shows liquidity our own orders are taking (or took and the venue's
+    book has not been updated since): the same quotes are not traded twice."""
 
 
 class Refusal(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -318,6 +321,11 @@ class RiskGate:
         )
         st.passed += 1
         return None
+
+    def halt_refusal(self, opp: Opportunity, now_ns: int) -> Refusal | None:
+        """The refusal of a halt alone (kill switch, daily loss, disabled venue, cool-down),
+        without reserving anything: a halt outranks any other reason to refuse."""
+        return self._check_halts(opp, now_ns)
 
     def _check_halts(self, opp: Opportunity, now_ns: int) -> Refusal | None:
         st = self.state

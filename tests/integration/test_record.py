@@ -52,13 +52,12 @@ rest_url = "{sb.base_url}"
 ws_url = "{sb.ws_public_url}"
 
 [[venues]]
-id = "binance-ccxt"
-kind = "ccxt"
-exchange = "binance"
+id = "paper"
+kind = "sim"
 
 [[pairs]]
 symbol = "BTC-USDT"
-venues = ["okx", "binance-ccxt"]
+venues = ["okx", "paper"]
 
 [[pairs]]
 symbol = "ETH-USDT"
@@ -109,7 +108,7 @@ def test_record_sandbox_books_and_trades_verify_clean(tmp_path):
     assert okx.symbols == ["BTC-USDT", "ETH-USDT"]
     assert okx.connects == 1
     assert okx.errors == 0
-    assert any("binance-ccxt" in n and "ccxt adapter" in n for n in notes)
+    assert any("paper" in n and "skipped (kind sim)" in n for n in notes)
     assert any("BTC-USDT-PERP" in n and "not listed" in n for n in notes)
 
     rec = open_recording(tmp_path / "rec")
@@ -190,7 +189,7 @@ def test_record_command_stops_cleanly_on_sigint(tmp_path):
                 proc.kill()
                 proc.communicate()
     assert proc.returncode == 0, stderr
-    assert "ccxt adapter" in stdout
+    assert "skipped (kind sim)" in stdout
     assert '"stopped_by":"signal SIGINT"' in stdout
     verify_clean(open_recording(out))
 

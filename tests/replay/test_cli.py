@@ -20,6 +20,7 @@ COMMANDS = [
     "synth",
     "replay",
     "record",
+    "run",
     "okx-sandbox",
     "keys",
     "check-config",

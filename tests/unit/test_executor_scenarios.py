@@ -123,3 +123,30 @@ def test_duplicate_fill_events_are_counted_once(world):
     assert len(ex.finished) == 1
     assert ex.finished[0].opportunity_id == oid
     assert world.journal.totals().duplicate_fills == 1
+
+
+def test_the_same_quotes_are_not_traded_twice_while_our_orders_take_them(world):
+    """A second opportunity on books our legs are still taking (or took, with no book update
+    since) is refused OWN_LIQUIDITY; a new book from the venue lifts it."""
+    from tests.unit.exec_world import ASKS_A
+    from tests.unit.exec_world import ASKS_B
+    from tests.unit.exec_world import BIDS_A
+    from tests.unit.exec_world import BIDS_B
+
+    assert world.send(world.opportunity(qty=1000)) is None
+    refusal = world.send(world.opportunity(qty=1000))  # same quotes, legs in flight
+    assert refusal is not None
+    assert refusal.code == RefusalCode.OWN_LIQUIDITY
+    assert "in flight" in refusal.detail
+    world.settle()
+    assert world.executor.active == 0
+    refusal = world.send(world.opportunity(qty=1000))  # done, but no book update since
+    assert refusal is not None
+    assert refusal.code == RefusalCode.OWN_LIQUIDITY
+    assert "no book update" in refusal.detail
+    world.advance(1)
+    world.book(A, BIDS_A, ASKS_A)
+    world.book(B, BIDS_B, ASKS_B)
+    assert world.send(world.opportunity(qty=1000)) is None
+    assert world.executor.stats.trades == 2
+    assert world.executor.stats.refusals == {"OWN_LIQUIDITY": 2}

@@ -29,6 +29,10 @@
   its ``filled`` reports was delivered (a fully filled order ends with its last fill, as in
   arb's order state machine). Reasons: ``REQUESTED`` (we cancelled it), ``IOC_REMAINDER``
   (IOC, MARKET), ``FOK_NOT_FILLABLE`` (FOK), ``VENUE_CANCELED`` (a LIMIT ended by the venue).
+- ``lookup(PlaceOrder)`` (restart recovery, ``arb.recovery``): the order is registered as if
+  sent by this venue (so its later updates are followed) and looked up like an order in
+  doubt: ``fetch_order`` by client id (by venue id once known), its trades, its end; the
+  events are returned instead of queued (``OrderNotFound``: ``OrderRejected("NOT_PLACED")``).
 - balances: ``fetch_balance()["free"]`` per currency at AMOUNT_PRECISION (exact).
 - fees: ``fetch_trading_fees`` when the exchange has it, else ``fetch_trading_fee`` per
   symbol when it has that, else the configured rates (ppm of notional, positive = charged).
@@ -51,6 +55,7 @@ from arb.core.instruments import Instrument
 from arb.core.messages import CancelOrder
 from arb.core.messages import OrderAccepted
 from arb.core.messages import OrderCanceled
+from arb.core.messages import OrderEvent
 from arb.core.messages import OrderFilled
 from arb.core.messages import OrderRejected
 from arb.core.messages import OrderType
@@ -322,6 +327,41 @@ class CcxtVenue(LiveVenue):
         o.in_doubt = False
         await self._on_update(self._view(raw, o), o)
 
+    async def lookup(self, cmd: PlaceOrder) -> list[OrderEvent]:
+        """What the venue knows of the order of ``cmd``, sent by this or an earlier process.
+
+        An order this venue does not know yet is registered (sent at ``cmd.ts``) and from then
+        on followed like its own orders (poller, ``watch_orders``). It is fetched by client id
+        (by venue id once acknowledged), its trades fetched and its end decided as for any
+        update, and the order's events are returned rather than handed out by ``advance``
+        (those of it queued until now included). ``[OrderRejected("NOT_PLACED")]`` when the
+        venue has no such order; ``[]`` when it cannot answer now (counted in ``errors``; the
+        poller asks again and ``advance`` hands the answer out), or for an order this venue
+        already rejected. Raises ``KeyError`` for a symbol this venue does not trade.
+        """
+        inst = self._by_symbol[cmd.symbol]
+        cid = cmd.client_order_id
+        o = self._orders.get(cid)
+        if o is None:
+            o = self._orders[cid] = _Order(cmd, inst, cmd.ts // NS_PER_MS)
+        if o.accepted:
+            try:
+                raw = await self.exchange.fetch_order(o.venue_order_id, inst.venue_symbol)
+            except CCXT_ERROR as e:
+                self._count(classify(e, self.venue))
+            else:
+                await self.on_order(raw)
+        elif not o.rejected:
+            await self._resolve_in_doubt(o)
+        return self._take_events(cid)
+
+    def _take_events(self, cid: str) -> list[OrderEvent]:
+        # The queued events of one order, out of the queue (the others stay for ``advance``).
+        mine = [e for e in self._events if e.client_order_id == cid]
+        if mine:
+            self._events[:] = [e for e in self._events if e.client_order_id != cid]
+        return mine
+
     async def _resync_clock(self) -> None:
         if self.exchange.has.get("fetchTime"):
             with contextlib.suppress(Exception):
@@ -341,8 +381,11 @@ class CcxtVenue(LiveVenue):
                 await self.exchange.cancel_order(None, symbol, cid)
         except CCXT_ERROR as e:
             err = classify(e, self.venue)
-            if err.code != "OrderNotFound":  # already finished: its own terminal event tells
+            if err.code != "OrderNotFound":
                 self._count(err)
+            elif o.venue_order_id:  # already finished: make sure its end was seen
+                with contextlib.suppress(CCXT_ERROR, DataError):
+                    await self.on_order(await self.exchange.fetch_order(o.venue_order_id, symbol))
 
     # -- venue -> events ----------------------------------------------------------------------
 
@@ -469,10 +512,13 @@ class CcxtVenue(LiveVenue):
     async def _poll_once(self, *, everything: bool) -> None:
         # Orders in doubt are looked up by client id; open orders by id when ``everything``
         # (no watch); an order finished but short of fills gets its trades fetched again.
+        stale_ms = self._clock() // NS_PER_MS - int(2 * self.poll_interval_s * 1000)
         for o in list(self._orders.values()):
             if o.in_doubt:
                 await self._resolve_in_doubt(o)
-            elif o.open and o.accepted and (everything or o.status):
+            elif o.open and o.accepted and (everything or o.status or o.sent_ms < stale_ms):
+                # Watching too: an order still open after two poll intervals is asked for by
+                # REST, so a lost or merged push (an IOC's end) never leaves it open for good.
                 if o.status:
                     async with o.lock:
                         await self._fetch_trades(o)

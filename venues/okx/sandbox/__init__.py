@@ -10,6 +10,10 @@ Usage::
     sandbox = await start_sandbox()          # ephemeral port, synthetic market, DEFAULT_ACCOUNT
     ...  # REST at sandbox.base_url, WebSocket at sandbox.ws_public_url / ws_private_url
     await sandbox.close()
+
+Test control (sandbox-only, not OKX's API): ``GET``/``POST /sandbox/faults`` and
+``GET /sandbox/records`` (see ``venues.okx.sandbox.control``). Twin markets for cross-venue
+tests: ``skew_bps``/``skew_every_s``/``skew_for_s`` (see ``venues.okx.sandbox.skew``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from venues.okx.sandbox.accounts import DEFAULT_ACCOUNT
 from venues.okx.sandbox.accounts import Faults
 from venues.okx.sandbox.accounts import SandboxAccount
 from venues.okx.sandbox.accounts import load_accounts
+from venues.okx.sandbox.accounts import update_faults
 from venues.okx.sandbox.server import Sandbox
 from venues.okx.sandbox.server import start_sandbox
 
@@ -28,4 +33,5 @@ __all__ = [
     "SandboxAccount",
     "load_accounts",
     "start_sandbox",
+    "update_faults",
 ]

@@ -33,6 +33,7 @@ from arb.core.instruments import InstrumentKind
 from arb.core.numbers import POW10
 from arb.recording import open_recording
 from venues.okx.codec import OkxCodec
+from venues.okx.sandbox.skew import skew_timeline
 
 __all__ = [
     "VENUE",
@@ -91,11 +92,23 @@ def load_market(path: str | os.PathLike[str]) -> tuple[list[Instrument], Timelin
     return insts, timeline
 
 
-def synthetic_market(seconds: float, seed: int) -> tuple[list[Instrument], Timeline]:
+def synthetic_market(
+    seconds: float,
+    seed: int,
+    *,
+    skew_bps: float = 0.0,
+    skew_every_s: float = 0.0,
+    skew_for_s: float = 0.0,
+) -> tuple[list[Instrument], Timeline]:
     """A small deterministic OKX spot market: BTC-USDT and ETH-USDT, 20 levels a side.
 
     The mid follows a random walk; a book update every 100 ms changes a few levels near the
     top; a public trade every ~1 s. Instrument metadata is OKX's listing for the pairs.
+
+    With ``skew_bps`` and ``skew_every_s``, the same walk (the seed alone draws it) is shifted
+    by ``skew_bps`` during windows of ``skew_for_s`` seconds every ``skew_every_s`` seconds,
+    alternating the sign (see ``venues.okx.sandbox.skew``): the twin of an unskewed market of
+    the same seed, for cross-venue tests. Raises ``ConfigError`` for an impossible window.
     """
     rng = random.Random(f"okx-sandbox/{seed}")
     specs = (
@@ -121,7 +134,10 @@ def synthetic_market(seconds: float, seed: int) -> tuple[list[Instrument], Timel
         insts.append(inst)
         timeline.extend(_walk(inst, start_px, steps, rng))
     timeline.sort(key=lambda t: t[0])
-    return insts, timeline
+    skewed = skew_timeline(
+        insts, timeline, skew_bps=skew_bps, skew_every_s=skew_every_s, skew_for_s=skew_for_s
+    )
+    return insts, skewed
 
 
 def _walk(inst: Instrument, start_px: float, steps: int, rng: random.Random) -> Timeline:

@@ -26,12 +26,15 @@ from venues.okx.sandbox.accounts import Faults
 from venues.okx.sandbox.accounts import SandboxAccount
 from venues.okx.sandbox.context import Ctx
 from venues.okx.sandbox.context import PublicTrade
+from venues.okx.sandbox.control import records
+from venues.okx.sandbox.control import routes as control_routes
 from venues.okx.sandbox.market import MarketFeed
 from venues.okx.sandbox.market import PublicBooks
 from venues.okx.sandbox.market import load_market
 from venues.okx.sandbox.market import synthetic_market
 from venues.okx.sandbox.market import trim
 from venues.okx.sandbox.rest import dispatch
+from venues.okx.sandbox.skew import skew_timeline
 from venues.okx.sandbox.state import Exchange
 from venues.okx.sandbox.ws import handle_ws
 
@@ -110,6 +113,10 @@ class Sandbox:
         """Every fill, as OKX fill records, oldest first."""
         return [{k: v for k, v in f.items() if k != "_key"} for f in self._ctx.exchange.fills]
 
+    def records(self) -> dict[str, Any]:
+        """Orders, fills and balances as ``GET /sandbox/records`` answers them (``control``)."""
+        return records(self._ctx)
+
     async def close(self) -> None:
         """Stop the market tick and the server (open WebSockets are closed)."""
         if self._ticker is not None:
@@ -143,6 +150,9 @@ async def start_sandbox(
     faults: Faults | None = None,
     clock: Callable[[], int] | None = None,
     speed: float = 1.0,
+    skew_bps: float = 0.0,
+    skew_every_s: float = 0.0,
+    skew_for_s: float = 0.0,
 ) -> Sandbox:
     """Start an OKX v5 sandbox on ``host:port`` (0: an ephemeral port) and return it running.
 
@@ -159,12 +169,23 @@ async def start_sandbox(
         Wall time in ns (default ``time.time_ns``): timestamps, skew checks, the replay.
     speed
         Replay speed factor (2.0: twice real time).
+    skew_bps, skew_every_s, skew_for_s
+        Skew windows (``venues.okx.sandbox.skew``): every ``skew_every_s`` seconds of the
+        market, for ``skew_for_s`` seconds, all its prices are ``skew_bps`` away from those
+        of a sandbox of the same market and seed without skew, the sign alternating per
+        window; the sandbox publishes and matches against the skewed market. Raises
+        ``ConfigError`` for an impossible window.
+
+    The control endpoints under ``/sandbox/`` (sandbox-only, see ``control``) read and set
+    the fault knobs and read the records.
     """
     clock = clock or time.time_ns
+    skew = {"skew_bps": skew_bps, "skew_every_s": skew_every_s, "skew_for_s": skew_for_s}
     if market is None:
-        insts, timeline = synthetic_market(synthetic_seconds, seed)
+        insts, timeline = synthetic_market(synthetic_seconds, seed, **skew)
     else:
         insts, timeline = load_market(market)
+        timeline = skew_timeline(insts, timeline, **skew)
     accts = list(accounts) if accounts else [DEFAULT_ACCOUNT]
     faults = faults if faults is not None else Faults()
     exchange = Exchange(insts, accts, faults, seed=seed, clock=clock)
@@ -174,6 +195,7 @@ async def start_sandbox(
     app[_CTX] = ctx
     app.router.add_get("/ws/v5/public", _ws_public)
     app.router.add_get("/ws/v5/private", _ws_private)
+    app.router.add_routes(control_routes(ctx))  # before the OKX catch-all
     app.router.add_route("*", "/{tail:.*}", _rest)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

@@ -239,21 +239,36 @@ class Exchange:
         now = self.now_ns()
         o.c_time = o.u_time = now // 1_000_000
         book = acc.venue.book(inst.symbol)
-        if req["ordType"] == "post_only" and book.plan(side, qty, px):
+        takes = bool(book.plan(side, qty, None if otype is OrderType.MARKET else px))
+        if req["ordType"] == "post_only" and takes:
             o.state, o.cancel_source = "canceled", "31"  # would have taken liquidity
             self._register(acc, o)
             self._push(acc, o)
             return o
-        # The venue reads its partial-fill cap per order; the fault knob may change any time.
-        acc.venue._partial_ppm = round(self.faults.partial_fill_fraction * 1_000_000)
-        self._submit(acc, o, side, otype, qty, px, now)
+        fraction = self.faults.partial_fill_fraction
+        one_shot = takes and self.faults.partial_fill_next > 0
+        if one_shot:
+            self.faults.partial_fill_next -= 1
+            fraction = fraction if fraction < 1 else 0.5
+        self._submit(acc, o, side, otype, qty, px, now, fraction)
         if o.state == "rejected":
+            self.faults.partial_fill_next += one_shot  # a refused order was not placed
             raise Reject(*self._reject_code(o))
         return o
 
     def _submit(
-        self, acc: _Account, o: Order, side: Side, otype: OrderType, qty: int, px: int, now: int
+        self,
+        acc: _Account,
+        o: Order,
+        side: Side,
+        otype: OrderType,
+        qty: int,
+        px: int,
+        now: int,
+        fraction: float,
     ) -> None:
+        # The venue reads its partial-fill cap per order; the fault knobs may change any time.
+        acc.venue._partial_ppm = round(fraction * 1_000_000)
         self._by_sim[o.sim_cid] = o
         o.target = o.acc_fill + qty
         cmd = PlaceOrder(
@@ -320,7 +335,8 @@ class Exchange:
         o.px, o.sz = str(new["px"]), str(new["sz"])
         o.sim_n += 1
         o.sim_cid = f"{o.ord_id}A{o.sim_n}"
-        self._submit(acc, o, side, otype, qty - o.acc_fill, px, now)
+        fraction = self.faults.partial_fill_fraction
+        self._submit(acc, o, side, otype, qty - o.acc_fill, px, now, fraction)
         if o.state == "rejected":
             o.state = "canceled"
             self._push(acc, o)
