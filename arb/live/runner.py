@@ -292,6 +292,9 @@ class LiveRunner:
         try:
             for link in self.links:
                 await link.open()
+                if self.writer is not None:
+                    for inst in link.instruments:
+                        self.writer.add_instrument(inst)
             journal = self._open_journal()
             engine = self._build_engine(journal)
             await self._start_services()

@@ -12,6 +12,10 @@ from arb.core.orders import OrderState
 from arb.core.risk import RefusalCode
 from arb.core.types import Side
 from arb.journal import open_journal
+from tests.unit.exec_world import ASKS_A
+from tests.unit.exec_world import ASKS_B
+from tests.unit.exec_world import BIDS_A
+from tests.unit.exec_world import BIDS_B
 from tests.unit.exec_world import UNIT
 from tests.unit.exec_world import A
 from tests.unit.exec_world import B
@@ -128,11 +132,6 @@ def test_duplicate_fill_events_are_counted_once(world):
 def test_the_same_quotes_are_not_traded_twice_while_our_orders_take_them(world):
     """A second opportunity on books our legs are still taking (or took, with no book update
     since) is refused OWN_LIQUIDITY; a new book from the venue lifts it."""
-    from tests.unit.exec_world import ASKS_A
-    from tests.unit.exec_world import ASKS_B
-    from tests.unit.exec_world import BIDS_A
-    from tests.unit.exec_world import BIDS_B
-
     assert world.send(world.opportunity(qty=1000)) is None
     refusal = world.send(world.opportunity(qty=1000))  # same quotes, legs in flight
     assert refusal is not None
