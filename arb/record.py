@@ -34,6 +34,7 @@ import signal
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from typing import Protocol
@@ -66,6 +67,9 @@ __all__ = [
     "INSTRUMENTS_PATH",
     "RecordReport",
     "VenueRecordStats",
+    "instrument_queries",
+    "listed",
+    "okx_instruments",
     "record",
 ]
 
@@ -148,21 +152,8 @@ class _OkxRecorder:
 
     async def instruments(self, note: Note) -> list[Instrument]:
         """Fetch (and record) the instruments of the symbols; note the symbols not found."""
-        found: dict[str, Instrument] = {}
-        for params in _instrument_queries(self.symbols):
-            body = await self.rest.raw_get(INSTRUMENTS_PATH, params)
-            query = "&".join(f"{k}={v}" for k, v in params.items())
-            self._write(self.clock_ns(), f"{INSTRUMENTS_PATH}?{query}", Kind.REST, body)
-            for inst in parse_instruments(body):
-                found.setdefault(inst.symbol, inst)
-        out = []
-        for symbol in self.symbols:
-            listed = found.get(symbol)
-            if listed is None:
-                note(f"{self.venue.id}: {symbol} is not listed by the venue; not recorded")
-                continue
-            out.append(msgspec.structs.replace(listed, venue=self.venue.id))
-        return out
+        found = await okx_instruments(self.rest, self.symbols, self._write, self.clock_ns)
+        return listed(found, self.symbols, self.venue.id, note)
 
     async def run(self, stop: asyncio.Event, note: Note) -> None:
         """Record until ``stop`` is set; always closes the REST client and the feed."""
@@ -212,8 +203,42 @@ class _OkxRecorder:
             st.errors += fs.decode_errors + fs.rest_errors
 
 
-def _instrument_queries(symbols: list[str]) -> list[dict[str, str]]:
-    # One query per instType the symbols need (options: one per family, as OKX requires).
+async def okx_instruments(
+    rest: OkxRestClient,
+    symbols: list[str],
+    write: Callable[[int, str, str, bytes], None],
+    clock_ns: Callable[[], int],
+) -> dict[str, Instrument]:
+    """OKX's instruments for ``symbols`` by canonical symbol (``public/instruments``, one
+    query per instType); each answer is handed to ``write(ts, conn, kind, body)``."""
+    found: dict[str, Instrument] = {}
+    for params in instrument_queries(symbols):
+        body = await rest.raw_get(INSTRUMENTS_PATH, params)
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        write(clock_ns(), f"{INSTRUMENTS_PATH}?{query}", Kind.REST, body)
+        for inst in parse_instruments(body):
+            found.setdefault(inst.symbol, inst)
+    return found
+
+
+def listed(
+    found: Mapping[str, Instrument], symbols: list[str], venue_id: str, note: Note
+) -> list[Instrument]:
+    """The instruments of ``symbols`` in ``found``, as venue ``venue_id``; a symbol the venue
+    does not list is noted and left out."""
+    out = []
+    for symbol in symbols:
+        inst = found.get(symbol)
+        if inst is None:
+            note(f"{venue_id}: {symbol} is not listed by the venue; not recorded")
+            continue
+        out.append(msgspec.structs.replace(inst, venue=venue_id))
+    return out
+
+
+def instrument_queries(symbols: list[str]) -> list[dict[str, str]]:
+    """The ``public/instruments`` queries for canonical ``symbols``: one per instType they
+    need (options: one per family, as OKX requires)."""
     queries: dict[tuple[str, str], dict[str, str]] = {}
     for symbol in symbols:
         base, quote, kind = parse_symbol(symbol)

@@ -139,14 +139,9 @@ class CcxtRecorder:
         found: dict[str, Instrument] = {}
         for inst in instruments_from_markets(self.venue.id, mine, self.exchange.precisionMode):
             found.setdefault(inst.symbol, inst)
-        out = []
-        for symbol in self.symbols:
-            listed = found.get(symbol)
-            if listed is None:
-                note(f"{self.venue.id}: {symbol} is not listed by the venue; not recorded")
-                continue
-            out.append(listed)
-        return out
+        from arb.record import listed  # arb.record imports this module
+
+        return listed(found, self.symbols, self.venue.id, note)
 
     async def run(self, stop: asyncio.Event, note: Note) -> None:
         """Record until ``stop`` is set; always closes the exchange."""

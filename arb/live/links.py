@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 from typing import Protocol
 
+import aiohttp
 import msgspec
 
 from arb.config import Config
@@ -38,7 +39,8 @@ from arb.core.errors import ConfigError
 from arb.core.instruments import Instrument
 from arb.core.money import bps_to_ppm
 from arb.ports import ExecutionVenue
-from arb.record import _instrument_queries as instrument_queries
+from arb.record import DEFAULT_WS_PUBLIC_URL
+from arb.record import okx_instruments
 from arb.recording import Kind
 from venues.ccxt.books import POLL_CHANNEL
 from venues.ccxt.books import WATCH_CHANNEL
@@ -46,13 +48,14 @@ from venues.ccxt.books import CcxtBookFeed
 from venues.ccxt.factory import load_ccxt_credentials
 from venues.ccxt.factory import make_exchange
 from venues.ccxt.instruments import instruments_from_markets
+from venues.ccxt.venue import CCXT_ERROR
 from venues.ccxt.venue import CcxtVenue
 from venues.ccxt.venue import FeeRates
 from venues.live import LiveVenue
 from venues.normalized.encode import snapshot_frame
 from venues.okx.credentials import OkxCredentials
 from venues.okx.credentials import load_credentials
-from venues.okx.instruments import parse_instruments
+from venues.okx.errors import OkxError
 from venues.okx.keys import judge
 from venues.okx.rest import DEFAULT_BASE_URL
 from venues.okx.rest import OkxRestClient
@@ -60,6 +63,7 @@ from venues.okx.signer import ws_login_args
 from venues.okx.symbols import to_venue_symbol
 from venues.okx.venue import VENUE as OKX_VENUE
 from venues.okx.venue import OkxVenue
+from venues.okx.venue import fee_ppm
 from venues.okx.ws import OkxWsClient
 from venues.sim.config import SimVenueConfig
 from venues.sim.venue import SimVenue
@@ -72,8 +76,6 @@ FrameSink = Callable[[int, str, str, str, bytes], None]
 """``(ts_recv ns, venue, conn, kind, payload)``: one frame for the engine (and the recorder)."""
 RecordSink = Callable[[int, str, str, str, bytes], None]
 
-DEFAULT_WS_PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
-INSTRUMENTS_PATH = "/api/v5/public/instruments"
 OKX_CHANNELS = ("books", "trades")
 
 
@@ -83,6 +85,7 @@ class Link(Protocol):
     execution: ExecutionVenue | None
     last_frame_ns: int
     messages: int
+    venue_fees_ppm: tuple[int, int] | None
 
     async def open(self) -> None: ...
     async def run(self, stop: asyncio.Event) -> None: ...
@@ -115,6 +118,9 @@ class _Counted:
         self._sink = on_frame
         self.last_frame_ns = 0
         self.messages = 0
+        self.venue_fees_ppm: tuple[int, int] | None = None
+        """(taker, maker) ppm the venue says this account pays (live mode), when it can tell:
+        the highest over the traded symbols. ``None``: the config's fees stand."""
 
     def _frame(self, ts: int, conn: str, kind: str, payload: bytes) -> None:
         self.last_frame_ns = ts
@@ -184,13 +190,7 @@ class OkxLink(_Counted):
                 raise ConfigError(
                     f"{self.where}: venue okx: key refused: {'; '.join(verdict.problems)}"
                 )
-        found: dict[str, Instrument] = {}
-        for params in instrument_queries(self.symbols):
-            body = await self.rest.raw_get(INSTRUMENTS_PATH, params)
-            query = "&".join(f"{k}={v}" for k, v in params.items())
-            self._recorder(self._clock(), f"{INSTRUMENTS_PATH}?{query}", Kind.REST, body)
-            for inst in parse_instruments(body):
-                found.setdefault(inst.symbol, inst)
+        found = await okx_instruments(self.rest, self.symbols, self._recorder, self._clock)
         missing = [s for s in self.symbols if s not in found]
         if missing:
             raise ConfigError(f"{self.where}: venue okx does not list {', '.join(missing)}")
@@ -201,6 +201,10 @@ class OkxLink(_Counted):
             venue = OkxVenue(self.rest, self.instruments, clock_ns=self._clock)
             await venue.refresh_balances()
             self.execution = venue
+            try:
+                self.venue_fees_ppm = fee_ppm(await self.rest.trade_fee("SPOT"))
+            except (OkxError, aiohttp.ClientError, TimeoutError) as e:
+                log.warning("okx: trade fee not available (%r): config fees stand", e)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.public = OkxWsClient(
@@ -317,6 +321,13 @@ class CcxtLink(_Counted):
             poll_interval_s=self.poll_interval_s,
         )
         await venue.refresh_balances()
+        try:
+            rates = [r for r in (await venue.refresh_fees()).values() if r.source == "venue"]
+        except CCXT_ERROR as e:
+            log.warning("%s: trading fees not available (%r): config fees stand", self.venue_id, e)
+            rates = []
+        if rates:
+            self.venue_fees_ppm = (max(r.taker_ppm for r in rates), max(r.maker_ppm for r in rates))
         await venue.start()
         self.execution = venue
 

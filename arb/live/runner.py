@@ -45,6 +45,7 @@ import msgspec
 from arb.config import Config
 from arb.core.errors import ArbError
 from arb.core.money import AMOUNT_PRECISION
+from arb.core.money import bps_to_ppm
 from arb.engine import Engine
 from arb.journal import Journal
 from arb.journal import open_journal
@@ -333,11 +334,32 @@ class LiveRunner:
         )
         return journal
 
+    def _venue_fees(self) -> Config:
+        # Fees the venues say this account pays outrank the config's (one owner: the venue
+        # when it can tell). Logged when they differ.
+        venues = []
+        for v in self.cfg.venues:
+            link = next(lk for lk in self.links if lk.venue_id == v.id)
+            fees = link.venue_fees_ppm
+            if (
+                fees is not None
+                and (bps_to_ppm(v.taker_fee_bps), bps_to_ppm(v.maker_fee_bps)) != fees
+            ):
+                log.info(
+                    "%s: fees from the venue: taker %.2f bps, maker %.2f bps (config %.2f / %.2f)",
+                    v.id, fees[0] / 100, fees[1] / 100, v.taker_fee_bps, v.maker_fee_bps,
+                )  # fmt: skip
+                v = msgspec.structs.replace(
+                    v, taker_fee_bps=fees[0] / 100, maker_fee_bps=fees[1] / 100
+                )
+            venues.append(v)
+        return msgspec.structs.replace(self.cfg, venues=venues)
+
     def _build_engine(self, journal: Journal) -> Engine:
         insts = [i for link in self.links for i in link.instruments]
         venues = {link.venue_id: link.execution for link in self.links if link.execution}
         balances = {v: ex.balances() for v, ex in venues.items()}
-        engine = Engine(self.cfg, insts, venues, journal, balances)
+        engine = Engine(self._venue_fees(), insts, venues, journal, balances)
         engine.trading = False
         engine.on_book_failure = self._resync
         self.engine = engine

@@ -26,8 +26,6 @@ builds its own: the OKX-style public URL ``ws://127.0.0.1:8443/ws/v5/public`` tu
 from __future__ import annotations
 
 import os
-import stat
-import tomllib
 from collections.abc import Mapping
 from typing import Any
 from typing import Protocol
@@ -39,6 +37,7 @@ import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
 
 from arb.core.errors import ConfigError
+from venues.private_file import read_private_toml
 
 __all__ = ["CcxtVenueSpec", "load_ccxt_credentials", "make_exchange", "override_urls"]
 
@@ -95,31 +94,8 @@ def load_ccxt_credentials(prefix: str, env: Mapping[str, str] = os.environ) -> d
 
 
 def _read_file(path: str, var: str) -> dict[str, str]:
-    # Same checks as venues.okx.credentials: the opened file itself must be owner-only.
     where = f"{var}={path}"
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not hang the open
-    except OSError as e:
-        raise ConfigError(f"{where}: cannot open the credentials file: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(f"{where}: the credentials file is not a regular file")
-        if st.st_mode & 0o077:
-            raise ConfigError(
-                f"{where}: the credentials file has mode {stat.S_IMODE(st.st_mode):04o}, so "
-                f"group or others can access it; run: chmod 600 {path}"
-            )
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            raw = f.read()
-    finally:
-        os.close(fd)
-    try:
-        doc = tomllib.loads(raw.decode())
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        # Positions only: neither error quotes the file's text, and the cause is not chained.
-        reason = e.reason if isinstance(e, UnicodeDecodeError) else str(e)
-        raise ConfigError(f"{where}: not valid TOML: {reason}") from None
+    doc = read_private_toml(path, var)
     unknown = sorted(set(doc) - set(_FILE_KEYS))
     if unknown:
         raise ConfigError(

@@ -17,13 +17,12 @@ characters of the API key only.
 from __future__ import annotations
 
 import os
-import stat
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from arb.core.errors import ConfigError
+from venues.private_file import read_private_toml
 
 __all__ = ["OkxCredentials", "load_credentials"]
 
@@ -98,32 +97,7 @@ def _demo_flag(env: Mapping[str, str], var: str) -> bool | None:
 
 
 def _read_file(path: str, var: str) -> tuple[tuple[str, str, str], bool | None]:
-    where = f"{var}={path}"
-    try:
-        # O_NONBLOCK: opening a FIFO must not hang; the fstat below refuses it anyway.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as e:
-        raise ConfigError(f"{where}: cannot open the credentials file: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)  # the file that was opened, not whatever the name points to now
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(f"{where}: the credentials file is not a regular file")
-        if st.st_mode & 0o077:
-            raise ConfigError(
-                f"{where}: the credentials file has mode {stat.S_IMODE(st.st_mode):04o}, so "
-                f"group or others can access it; run: chmod 600 {path}"
-            )
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            raw = f.read()
-    finally:
-        os.close(fd)
-    try:
-        doc = tomllib.loads(raw.decode())
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        # Positions only: neither error quotes the file's text, and the cause is not chained.
-        reason = e.reason if isinstance(e, UnicodeDecodeError) else str(e)
-        raise ConfigError(f"{where}: not valid TOML: {reason}") from None
-    return _file_values(doc, where)
+    return _file_values(read_private_toml(path, var), f"{var}={path}")
 
 
 def _file_values(doc: dict[str, Any], where: str) -> tuple[tuple[str, str, str], bool | None]:
