@@ -65,7 +65,14 @@ from arb.recovery import load_open_trades
 from arb.recovery import settle
 from venues.live import LiveVenue
 
-__all__ = ["EXIT_OPEN_AT_END", "EXIT_RECOVERY", "LiveRunner", "RunSummary", "run_cli"]
+__all__ = [
+    "EXIT_OPEN_AT_END",
+    "EXIT_RECOVERY",
+    "EXIT_VENUE",
+    "LiveRunner",
+    "RunSummary",
+    "run_cli",
+]
 
 log = logging.getLogger("arb.live")
 
@@ -75,6 +82,8 @@ EXIT_RECOVERY = 3
 """A previous run's trades could not be settled: nothing was traded."""
 EXIT_OPEN_AT_END = 4
 """A trade was still open (or exposure unhedged) when the process stopped."""
+EXIT_VENUE = 5
+"""A venue's feed failed for good (e.g. its login was refused): stopped."""
 WATCH_S = 0.25
 PUMP_MAX_S = 0.05
 BALANCE_REFRESH_S = 30.0
@@ -147,7 +156,6 @@ class LiveRunner:
         self._feeds_stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._fatal: BaseException | None = None
 
     # -- frames and time -----------------------------------------------------------------------
 
@@ -203,34 +211,44 @@ class LiveRunner:
             self._advance()
 
     async def _watch(self) -> None:
-        # Kill switch file, alerts, duration, balances for the metrics.
-        engine = self.engine
-        assert engine is not None  # noqa: S101 - started after the engine
+        # Kill switch file, alerts, stop requests, balances for the metrics.
         last_balances = time.monotonic()
         while True:
             await asyncio.sleep(WATCH_S)
-            self.kill.poll(engine.risk)
-            st = engine.risk.state
-            self.watchdog.check(
-                self.clock(),
-                kill_reason=st.kill_switch_reason,
-                halted_venues=list(st.disabled_venues),
-                unhedged=engine.executor.unhedged_notional / _UNIT,
-                open_trades=engine.executor.active,
-                feed_last_ns={
-                    link.venue_id: link.last_frame_ns or self.started_ns for link in self.links
-                },
-            )
-            if self.kill.stop_reason:
-                self._request_stop(self.kill.stop_reason)
-            if time.monotonic() - last_balances > BALANCE_REFRESH_S:
-                last_balances = time.monotonic()
-                for link in self.links:
-                    ex = link.execution
-                    refresh = getattr(ex, "refresh_balances", None)
-                    if refresh is not None:
-                        with contextlib.suppress(Exception):
-                            await refresh()
+            try:
+                if time.monotonic() - last_balances > BALANCE_REFRESH_S:
+                    last_balances = time.monotonic()
+                    await self._refresh_balances()
+                self._watch_once()
+            except Exception as e:  # the watchdog must outlive its own bugs
+                self._on_bug(e, "watchdog")
+
+    async def _refresh_balances(self) -> None:
+        for link in self.links:
+            refresh = getattr(link.execution, "refresh_balances", None)
+            if refresh is not None:
+                try:
+                    await refresh()
+                except Exception as e:  # a venue not answering now: next time
+                    log.warning("%s: balances not refreshed: %r", link.venue_id, e)
+
+    def _watch_once(self) -> None:
+        engine = self.engine
+        assert engine is not None  # noqa: S101 - started after the engine
+        self.kill.poll(engine.risk)
+        st = engine.risk.state
+        self.watchdog.check(
+            self.clock(),
+            kill_reason=st.kill_switch_reason,
+            halted_venues=list(st.disabled_venues),
+            unhedged=engine.executor.unhedged_notional / _UNIT,
+            open_trades=engine.executor.active,
+            feed_last_ns={
+                link.venue_id: link.last_frame_ns or self.started_ns for link in self.links
+            },
+        )
+        if self.kill.stop_reason:
+            self._request_stop(self.kill.stop_reason)
 
     async def _sweep(self) -> None:
         # Orders of the native OKX venue open for more than SWEEP_AFTER_S are asked for by
@@ -240,7 +258,10 @@ class LiveRunner:
             await asyncio.sleep(SWEEP_EVERY_S)
             for link in self.links:
                 if isinstance(link, OkxLink) and isinstance(link.execution, LiveVenue):
-                    await link.execution.sweep(self.clock() - int(SWEEP_AFTER_S * NS))
+                    try:
+                        await link.execution.sweep(self.clock() - int(SWEEP_AFTER_S * NS))
+                    except Exception as e:
+                        self._on_bug(e, f"sweep of {link.venue_id}")
 
     def _request_stop(self, reason: str) -> None:
         if not self.stopped_by:
@@ -396,7 +417,7 @@ class LiveRunner:
         except Exception as e:
             log.exception("venue %s: feed ended", link.venue_id)
             self.alerter.alert("stale_feed", link.venue_id, f"feed ended: {e!r}")
-            self._fatal = e
+            self.exit_code = self.exit_code or EXIT_VENUE
             self._request_stop(f"venue {link.venue_id} feed failed")
 
     async def _warm_up(self) -> None:
