@@ -138,6 +138,8 @@ class ExecStats(msgspec.Struct, kw_only=True):
     """What rollback orders cost against the legs' prices (hedge: vs the leg's limit;
     unwind: vs the leg's average fill), plus their fees. Positive = money lost."""
     max_unhedged: int = 0
+    by_kind: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
+    """Per strategy (``Opportunity.kind``): ``opportunities`` and ``trades``."""
     unknown_events: int = 0
     """Events for client order ids this executor never sent (journaled, otherwise ignored)."""
     restored: int = 0
@@ -152,6 +154,8 @@ class TradeRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One finished trade, for the report."""
 
     opportunity_id: str
+    kind: str
+    """The strategy: ``spatial``, ``basis`` or ``triangular``."""
     symbol: str
     ts_start: int
     ts_done: int
@@ -322,6 +326,8 @@ class Executor:
         """Trade ``opp`` now, or refuse it; return the refusal (journaled either way)."""
         st = self.stats
         st.opportunities += 1
+        kind = st.by_kind.setdefault(opp.kind, {"opportunities": 0, "trades": 0})
+        kind["opportunities"] += 1
         self.journal.record_opportunity(opp)
         refusal = self._books_refusal(opp)
         if refusal is not None and refusal.code == RefusalCode.OWN_LIQUIDITY:
@@ -346,6 +352,7 @@ class Executor:
         self._trades[opp.id] = trade
         self._active[opp.id] = trade
         st.trades += 1
+        kind["trades"] += 1
         cmds = [
             PlaceOrder(
                 venue=leg.venue,
@@ -685,6 +692,7 @@ class Executor:
         self.finished.append(
             TradeRecord(
                 opportunity_id=opp.id,
+                kind=opp.kind,
                 symbol=opp.symbol,
                 ts_start=trade.start_ns,
                 ts_done=now,

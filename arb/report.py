@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LatencySummary",
     "ReplayReport",
+    "StrategySummary",
     "TradeRow",
     "VenueSummary",
     "build_report",
@@ -83,8 +84,22 @@ class VenueSummary(msgspec.Struct, kw_only=True):
     balances_end: dict[str, Decimal]
 
 
+class StrategySummary(msgspec.Struct, kw_only=True):
+    """One strategy's share of the run (``Opportunity.kind``)."""
+
+    opportunities: int
+    trades: int
+    rollbacks: int
+    expected_profit_quote: Decimal
+    pnl_quote: Decimal
+    fees_quote: Decimal
+    funding_quote: Decimal = Decimal(0)
+    """Funding received (negative: paid) on the strategy's positions (basis)."""
+
+
 class TradeRow(msgspec.Struct, kw_only=True):
     opportunity_id: str
+    kind: str
     symbol: str
     ts_start: int
     duration_ms: float
@@ -137,6 +152,7 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     wall_s: float
     frames_per_s: float
     journal_sha256: str
+    strategies: dict[str, StrategySummary] = {}
     trade_list: list[TradeRow] = []
 
 
@@ -234,9 +250,11 @@ def build_report(
         wall_s=round(wall_s, 3),
         frames_per_s=round(es.frames / wall_s, 1) if wall_s > 0 else 0.0,
         journal_sha256=journal.digest(),
+        strategies=strategies(engine),
         trade_list=[
             TradeRow(
                 opportunity_id=t.opportunity_id,
+                kind=t.kind,
                 symbol=t.symbol,
                 ts_start=t.ts_start,
                 duration_ms=round((t.ts_done - t.ts_start) / 1e6, 3),
@@ -250,6 +268,25 @@ def build_report(
             for t in ex.finished
         ],
     )
+
+
+def strategies(engine: Engine) -> dict[str, StrategySummary]:
+    """Opportunities, trades and money per strategy, from the executor's finished trades."""
+    ex = engine.executor
+    out: dict[str, StrategySummary] = {}
+    kinds = sorted(ex.stats.by_kind.keys() | {t.kind for t in ex.finished})
+    for kind in kinds:
+        counts = ex.stats.by_kind.get(kind, {})
+        done = [t for t in ex.finished if t.kind == kind]
+        out[kind] = StrategySummary(
+            opportunities=counts.get("opportunities", 0),
+            trades=counts.get("trades", 0),
+            rollbacks=sum(1 for t in done if t.rollback),
+            expected_profit_quote=_dec(sum(t.expected_profit for t in done)),
+            pnl_quote=_dec(sum(t.pnl for t in done)),
+            fees_quote=_dec(sum(t.fees for t in done)),
+        )
+    return out
 
 
 def _home(cfg: Config) -> str:
@@ -350,6 +387,7 @@ def render_markdown(r: ReplayReport) -> str:
         _row(r.rejects, r.rollbacks, r.rollback_orders, r.escalations),
         "",
     ]
+    lines += _strategies(r)
     lines += _counts("Risk refusals", r.refusals)
     lines += _counts("Detector: why book updates did not trade", r.detector_refusals)
     lines += _counts("Event races handled (not errors)", r.races)
@@ -405,6 +443,25 @@ def render_markdown(r: ReplayReport) -> str:
 MAX_TRADE_ROWS = 50
 
 
+def _strategies(r: ReplayReport) -> list[str]:
+    q = r.quote
+    out = [
+        "## Strategies",
+        "",
+        _row("strategy", "opportunities", "trades", "rollbacks", f"expected {q}", f"PnL {q}",
+             f"fees {q}", f"funding {q}"),
+        _row("---", *["---:"] * 7),
+    ]  # fmt: skip
+    if not r.strategies:
+        return [*out[:2], "none", ""]
+    for kind, s in r.strategies.items():
+        out.append(
+            _row(kind, s.opportunities, s.trades, s.rollbacks, _m(s.expected_profit_quote),
+                 _m(s.pnl_quote), _m(s.fees_quote), _m(s.funding_quote))
+        )  # fmt: skip
+    return [*out, ""]
+
+
 def _trades(r: ReplayReport) -> list[str]:
     rows = r.trade_list
     out = ["", f"## Trades ({len(rows)})", ""]
@@ -414,14 +471,15 @@ def _trades(r: ReplayReport) -> list[str]:
     if len(rows) > MAX_TRADE_ROWS:
         out += [f"The {MAX_TRADE_ROWS} worst by PnL (all of them in report.json).", ""]
     out += [
-        _row("start (UTC)", "opportunity", "symbol", "ms", f"expected {r.quote}",
+        _row("start (UTC)", "opportunity", "strategy", "symbol", "ms", f"expected {r.quote}",
              f"PnL {r.quote}", f"fees {r.quote}", "rollback", "outcome"),
-        _row("---", "---", "---", *["---:"] * 4, "---", "---"),
+        _row("---", "---", "---", "---", *["---:"] * 4, "---", "---"),
     ]  # fmt: skip
     for t in shown[:MAX_TRADE_ROWS]:
         start = datetime.fromtimestamp(t.ts_start / 1e9, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
         out.append(
-            _row(start, t.opportunity_id, t.symbol, t.duration_ms, _m(t.expected_profit_quote),
+            _row(start, t.opportunity_id, t.kind, t.symbol, t.duration_ms,
+                 _m(t.expected_profit_quote),
                  _m(t.pnl_quote), _m(t.fees_quote), "yes" if t.rollback else "", f"`{t.outcome}`")
         )  # fmt: skip
     return out
