@@ -8,7 +8,7 @@ SHARED := ../shared/data
 OUT := build
 
 .DEFAULT_GOAL := help
-.PHONY: help venv replay replay-linkusdt test lint fmt bench verify-shared clean
+.PHONY: help venv replay replay-linkusdt replay-triangular replay-basis test lint fmt bench verify-shared clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ replay-linkusdt: $(STAMP) ## Binance vs Huobi LINK/USDT (../shared/data) -> buil
 	rm -rf $(OUT)/linkusdt
 	$(BIN)/arb import --format topn-csv --out $(OUT)/linkusdt $(SHARED)/binance-huobi-linkusdt-20210820/orderbook_bnc.csv $(SHARED)/binance-huobi-linkusdt-20210820/orderbook_hb.csv
 	$(BIN)/arb replay configs/replay-linkusdt.toml --data $(OUT)/linkusdt --out $(OUT)/replay-linkusdt
+
+replay-triangular: $(STAMP) ## triangular arbitrage on a synthetic OKX triangle -> build/replay-triangular/report.md
+	$(BIN)/arb check-config configs/replay-triangular.toml
+	@[ -f $(OUT)/synth-triangular/manifest.json ] || { rm -rf $(OUT)/synth-triangular && $(BIN)/arb synth --config configs/replay-triangular.toml --out $(OUT)/synth-triangular; }
+	$(BIN)/arb verify $(OUT)/synth-triangular
+	$(BIN)/arb replay configs/replay-triangular.toml --data $(OUT)/synth-triangular --out $(OUT)/replay-triangular
 
 test: $(STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest -q

@@ -65,6 +65,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         cfg = load_config(args.config)
         seconds = cfg.synth.seconds if seconds is None else seconds
         seed = cfg.synth.seed if seed is None else seed
+        if cfg.synth.triangular:
+            from arb.synth.triangular import write_triangular_market
+
+            tri = write_triangular_market(Path(args.out), seconds=seconds, seed=seed)
+            print(msgspec.json.encode(tri).decode())
+            return 0
         venues = venues or [v.id for v in cfg.venues]
         symbols = symbols or cfg.symbols
     report = generate(

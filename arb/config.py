@@ -32,6 +32,7 @@ from arb.core.detector import DetectorConfig
 from arb.core.errors import ConfigError
 from arb.core.instruments import parse_symbol
 from arb.core.risk import RiskConfig
+from arb.core.triangular import TriangularConfig
 from arb.core.unwind import UnwindConfig
 from venues.sim.config import SimVenueConfig
 
@@ -172,6 +173,9 @@ class LiveConfig(_Strict, kw_only=True, frozen=True):
 class SynthConfig(_Strict, kw_only=True, frozen=True):
     seconds: float = 300.0
     seed: int = 7
+    triangular: bool = False
+    """Write the one-venue OKX triangle (BTC-USDT, ETH-BTC, ETH-USDT) of
+    ``arb.synth.triangular`` instead of the two-venue market."""
 
 
 class Config(_Strict, kw_only=True, frozen=True):
@@ -185,6 +189,8 @@ class Config(_Strict, kw_only=True, frozen=True):
     instruments: list[InstrumentOverride] = []
     replay: ReplayConfig = ReplayConfig()
     live: LiveConfig = LiveConfig()
+    triangular: TriangularConfig | None = None
+    """``[triangular]``: the triangular detector on the venues it names (off when absent)."""
 
     def venue(self, venue_id: str) -> VenueConfig:
         for v in self.venues:
@@ -284,6 +290,9 @@ _OWNED = {
         "venues": "[[venues]] (taker_fee_bps, order_latency_ms)",
         "default_venue": "[[venues]] (taker_fee_bps, order_latency_ms)",
     },
+    "triangular": {
+        "max_quote_age_ms": "risk.max_quote_age_ms",
+    },
     "sim": {
         "taker_fee_ppm": "venues[i].taker_fee_bps",
         "maker_fee_ppm": "venues[i].maker_fee_bps",
@@ -293,11 +302,12 @@ _OWNED = {
 
 def _check_owners(raw: dict[str, object], p: Path) -> None:
     # A number with two homes would let them disagree: name the one place it is set.
-    det = raw.get("detector")
-    if isinstance(det, dict):
-        for key, owner in _OWNED["detector"].items():
-            if key in det:
-                raise ConfigError(f"{p}: detector.{key}: set it as {owner}")
+    for section in ("detector", "triangular"):
+        table = raw.get(section)
+        if isinstance(table, dict):
+            for key, owner in _OWNED[section].items():
+                if key in table:
+                    raise ConfigError(f"{p}: {section}.{key}: set it as {owner}")
     venues = raw.get("venues")
     if isinstance(venues, list):
         for i, v in enumerate(venues):

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from time import perf_counter_ns
+from typing import Protocol
 
 import msgspec
 
@@ -30,14 +31,18 @@ from arb.core.errors import DataError
 from arb.core.errors import VenueError
 from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
+from arb.core.events import FundingRate
+from arb.core.events import MarkPrice
 from arb.core.events import Trade
 from arb.core.instruments import Instrument
 from arb.core.ledger import Ledger
 from arb.core.money import AMOUNT_PRECISION
 from arb.core.money import bps_to_ppm
+from arb.core.opportunity import Opportunity
 from arb.core.risk import RiskGate
 from arb.core.sync import BookSync
 from arb.core.sync import Outcome
+from arb.core.triangular import TriangularDetector
 from arb.executor import Executor
 from arb.executor import Sink
 from arb.ports import ExecutionVenue
@@ -113,6 +118,23 @@ def step(venues: Mapping[str, ExecutionVenue], executor: Executor, t: int) -> No
         executor.on_timer(t)
 
 
+class Detector(Protocol):
+    """A strategy's detector: asked after each update of a book it watches."""
+
+    last_refusal: str
+
+    def watched(self) -> Iterable[Key]: ...
+
+    def on_book_update(
+        self,
+        venue: str,
+        symbol: str,
+        books: Mapping[Key, BookSync],
+        now_ns: int,
+        balances: Mapping[str, Mapping[str, int]] | None = None,
+    ) -> Opportunity | None: ...
+
+
 class EngineStats(msgspec.Struct, kw_only=True):
     frames: int = 0
     control_frames: int = 0
@@ -158,6 +180,21 @@ class Engine:
         self._channel: dict[Key, str] = {}
         dcfg = detector_config(cfg)
         self.detector = SpatialDetector(dcfg, self.instruments)
+        self._spatial = self.detector if self.detector.pairs else None
+        """Asked about every book update when the config has spatial pairs at all."""
+        self.others: list[tuple[str, Detector]] = []
+        """The other strategies' detectors, by name; each is asked only about its own books."""
+        if cfg.triangular is not None:
+            tcfg = msgspec.structs.replace(
+                cfg.triangular, max_quote_age_ms=cfg.risk.max_quote_age_ms
+            )
+            self.others.append(
+                ("triangular", TriangularDetector(tcfg, self.instruments, dcfg.venues))
+            )
+        self._others_of: dict[Key, list[tuple[str, Detector]]] = {}
+        for name, det in self.others:
+            for key in det.watched():
+                self._others_of.setdefault(key, []).append((name, det))
         self.risk = RiskGate(cfg.risk)
         self.ledger = Ledger(balances)
         self.executor = Executor(
@@ -185,6 +222,8 @@ class Engine:
         self.trading = True
         """Off: opportunities are counted (``stats.gated``) and not traded; open trades and
         rollbacks go on. The live runner keeps it off until recovery and warm-up are done."""
+        self._on_funding: list[Callable[[FundingRate], None]] = []
+        """Detectors that price funding (basis) get every funding-rate event."""
         self.on_book_failure: Callable[[str, str, str], None] | None = None
         """Called with (venue, symbol, channel) when a book fails a check (gap, checksum,
         crossed): the live runner asks the venue for a fresh snapshot."""
@@ -219,12 +258,20 @@ class Engine:
                     continue
                 if self._book_event(key, ev) and key not in changed:
                     changed.append(key)
-            elif isinstance(ev, Trade):
-                sim = self.venues.get(ev.venue)
-                if sim is not None:
-                    sim.on_market(ev)
+            elif isinstance(ev, Trade | FundingRate | MarkPrice):
+                self._market_event(ev)
         for key in changed:
             self._decide(key, ts, t0)
+
+    def _market_event(self, ev: Trade | FundingRate | MarkPrice) -> None:
+        # The simulated venue matches against trades and settles funding at the mark; the
+        # detectors that price funding see every rate.
+        sim = self.venues.get(ev.venue)
+        if sim is not None:
+            sim.on_market(ev)
+        if isinstance(ev, FundingRate):
+            for on_funding in self._on_funding:
+                on_funding(ev)
 
     def _book_event(self, key: Key, ev: BookDelta | BookSnapshot) -> bool:
         # Apply to the book of its channel; True when the trading book changed and is valid.
@@ -254,19 +301,29 @@ class Engine:
         return outcome is Outcome.APPLIED and sync.valid
 
     def _decide(self, key: Key, ts: int, t0: int) -> None:
-        det = self.detector
-        opp = det.on_book_update(key[0], key[1], self.books, ts, self.ledger.available)
+        available = self.ledger.available
+        found: list[tuple[str, Opportunity | None, str]] = []
+        det = self._spatial
+        if det is not None:
+            opp = det.on_book_update(key[0], key[1], self.books, ts, available)
+            found.append(("", opp, det.last_refusal))
+        others = self._others_of.get(key)
+        if others is not None:
+            for name, other in others:
+                o = other.on_book_update(key[0], key[1], self.books, ts, available)
+                found.append((name, o, other.last_refusal))
         self.latency_ns.append(perf_counter_ns() - t0 - self._sim_ns)
         st = self.stats
         st.decisions += 1
         ex = self.executor
-        if opp is None:
-            code = det.last_refusal
-            st.detector_refusals[code] = st.detector_refusals.get(code, 0) + 1
-        elif self.trading:
-            ex.on_opportunity(opp, ts)
-        else:
-            st.gated += 1
+        for name, o, refusal in found:
+            if o is None:
+                code = f"{name}:{refusal}" if name else refusal
+                st.detector_refusals[code] = st.detector_refusals.get(code, 0) + 1
+            elif self.trading:
+                ex.on_opportunity(o, ts)
+            else:
+                st.gated += 1
         if ex.active:
             ex.on_book(key[0], key[1], ts)
         self._track_unhedged(ts)
@@ -296,10 +353,24 @@ class Engine:
         step(self.venues, self.executor, t)
         self._track_unhedged(t)
 
+    def idle(self) -> bool:
+        """No trade open and no venue with a command or event in flight (a simulated venue's
+        next funding time does not count: an open perpetual always has one)."""
+        if self.executor.active:
+            return False
+        for v in self.venues.values():
+            pending = getattr(v, "pending", None)
+            busy = pending() if pending is not None else v.due() is not None
+            if busy:
+                return False
+        return True
+
     def drain(self, deadline: int) -> bool:
         """Run the venues and timers (no new frames) until no trade is open and no venue has
         anything pending, or until ``deadline``. Return True when everything finished."""
         while True:
+            if self.idle():
+                return True
             nxt = self.next_due()
             if nxt is None:
                 return self.executor.active == 0

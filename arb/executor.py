@@ -51,6 +51,7 @@ from arb.core.messages import OrderFilled
 from arb.core.messages import OrderType
 from arb.core.messages import PlaceOrder
 from arb.core.messages import client_order_id
+from arb.core.money import AMOUNT_PRECISION
 from arb.core.money import fee_amount
 from arb.core.money import notional_amount
 from arb.core.opportunity import Leg
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
 __all__ = ["ExecStats", "Executor", "TradeRecord", "leg_number"]
 
 Key = tuple[str, str]
+UNIT: int = 10**AMOUNT_PRECISION
 _CID_SUFFIX = re.compile(r"L(\d+)A(\d+)")
 
 
@@ -670,13 +672,18 @@ class Executor:
                     self.risk.on_leg_success(ls.leg.venue)
                 else:
                     self.risk.on_leg_failure(ls.leg.venue, now)
-            if rolled:
-                self.risk.on_rollback(opp.symbol, {ls.leg.venue for ls in trade.legs}, now)
+            if rolled:  # the cool-down is per leg book (a triangle's legs differ)
+                for ls in trade.legs:
+                    self.risk.on_rollback(ls.leg.symbol, {ls.leg.venue}, now)
         home = opp.quote
         cash = 0
         fees = 0
         for o in trade.orders():
-            cash -= int(o.side) * o.notional
+            # home cash only; what the fills moved in other assets is in the residual (marks)
+            if o.inst.quote == home:
+                cash -= int(o.side) * o.notional
+            elif o.inst.base == home:
+                cash += int(o.side) * base_amount(o.inst, o.filled_qty)
             fees += o.fees.get(home, 0)
         pnl = cash - fees + sum(p.residual.values())
         delta = pnl - trade.reported_pnl
@@ -723,9 +730,19 @@ class Executor:
         sign = 1 if num >= 0 else -1
         amount = notional_amount(ls.inst, abs(num), 1, round_up=sign > 0)
         cost = sign * -(-amount // ref_qty) if sign > 0 else -(amount // ref_qty)
-        if ev.fee_ccy == trade.opp.quote:
-            cost += ev.fee
-        return cost
+        home = trade.opp.quote
+        cost = self._home_value(ls.inst.quote, cost, home)  # a triangle's middle leg: not home
+        return cost + self._home_value(ev.fee_ccy, ev.fee, home)
+
+    def _home_value(self, asset: str, amount: int, home: str) -> int:
+        # ``amount`` of ``asset`` in the home currency at the marks, rounded away from zero
+        # (a cost is never understated); 0 for an asset without a mark.
+        if asset == home or not amount:
+            return amount
+        mark = self.marks.get(asset, 0)
+        value = abs(amount) * mark
+        rounded = -(-value // UNIT)
+        return rounded if amount > 0 else -rounded
 
     # -- prices ------------------------------------------------------------------------------
 

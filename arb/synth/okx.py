@@ -21,6 +21,7 @@ then every 120 s). Trades::
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
@@ -146,8 +147,13 @@ def okx_frames(
     seed: int,
     start_ns: int,
     end_ns: int,
+    markets: Mapping[str, LatentMarket] | None = None,
 ) -> list[Delivered]:
-    """Every frame of one OKX connection carrying ``books`` and ``trades`` of ``insts``."""
+    """Every frame of one OKX connection carrying ``books`` and ``trades`` of ``insts``.
+
+    ``markets`` may give a symbol its own latent market (``arb.synth.triangular`` dislocates
+    one pair of a triangle that way); the others follow ``market``.
+    """
     rng = random.Random(f"{seed}/{venue.name}/wire")
     t_open = start_ns + rng.randrange(2, 20) * _MS
     t_sub = t_open + rng.randrange(1, 5) * _MS
@@ -174,8 +180,9 @@ def okx_frames(
     )
     t_snap = t_srv + 2 * _MS
     for st in streams:
+        mkt = (markets or {}).get(st.inst.symbol, market)
         events = run_feed(
-            market, venue, st.inst, seed=seed, phase_ns=phase, start_ns=start_ns,
+            mkt, venue, st.inst, seed=seed, phase_ns=phase, start_ns=start_ns,
             end_ns=end_ns, snapshots=[t_snap], holds=st.keepalives, with_top=True,
         )  # fmt: skip
         for ev in events:

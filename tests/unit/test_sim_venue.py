@@ -56,6 +56,16 @@ PERP = Instrument.create(
     lot_size="1",
     contract_value="0.01",
 )
+OPT = Instrument.create(
+    venue=V,
+    symbol="BTC-USD-20240927-60000-C",
+    venue_symbol="BTC-USD-240927-60000-C",
+    kind=InstrumentKind.OPTION,
+    base="BTC",
+    quote="USD",
+    tick_size="0.0005",
+    lot_size="1",
+)
 ASKS = [(10000, 1 * Q), (10050, 2 * Q), (10100, 3 * Q)]  # 100.00 x1, 100.50 x2, 101.00 x3
 BIDS = [(9950, 1 * Q), (9900, 2 * Q)]
 
@@ -117,7 +127,7 @@ def place(cid, side, qty, px=0, order_type=OrderType.IOC, symbol=SYM, ts=0) -> P
 
 
 def venue(**kw) -> SimVenue:
-    v = SimVenue(V, [INST, PERP], cfg(**kw))
+    v = SimVenue(V, [INST, PERP, OPT], cfg(**kw))
     v.on_market(snapshot())
     return v
 
@@ -288,7 +298,12 @@ def test_cancel_never_overtakes_its_order():
     ("cmd", "code"),
     [
         (place("x", Side.BUY, Q, px=10000, symbol="ETH-USDT"), "UNKNOWN_SYMBOL"),
-        (place("x", Side.BUY, 100, px=600000, symbol="BTC-USDT-PERP"), "UNSUPPORTED_INSTRUMENT"),
+        (place("x", Side.BUY, 1, px=100, symbol=OPT.symbol), "UNSUPPORTED_INSTRUMENT"),
+        # 100 contracts x 0.01 BTC x 60000.0 = 60000 USDT of exposure needs 12000 USDT margin
+        (
+            place("x", Side.BUY, 100, px=600000, order_type=OrderType.LIMIT, symbol=PERP.symbol),
+            "INSUFFICIENT_BALANCE",
+        ),
         (place("x", Side.BUY, Q, px=10001), "OFF_TICK"),
         (place("x", Side.BUY, Q, px=0), "OFF_TICK"),
         (place("x", Side.BUY, 1001, px=10000), "OFF_LOT"),

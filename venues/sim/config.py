@@ -12,10 +12,18 @@ Decoded from TOML like every arb config (unknown keys fail at start-up)::
     extra_delay_ms = 0.0                    # added to every command's trip to the venue
     partial_fill_fraction = 1.0             # cap on the taker part of each order
     seed = 7
+    leverage = 5                            # contracts: collateral >= entry value / leverage
+    funding = {rate_ppb = 100000, interval_h = 8, first_ns = 0}   # perps without recorded rates
 
 A latency is a constant in milliseconds (a number, or ``{kind = "constant", ms = ...}``) or a
 distribution: ``{kind = "uniform", min_ms, max_ms}`` or ``{kind = "lognormal", median_ms,
 p99_ms}`` (the heavy right tail that order round trips show in practice).
+
+Contracts (perpetual swaps and dated futures, linear and inverse) are margined in their settle
+currency with one ``leverage`` for the venue (see ``venues.sim.positions``). Funding of the
+perpetuals is settled at the funding times of the recording's ``FundingRate`` events; a
+perpetual the recording gives no rate for pays ``funding`` (a ``FundingSpec``) when set, and
+nothing when it is not (see ``venues.sim.funding``).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from arb.core.numbers import to_raw
 
 __all__ = [
     "ConstantLatency",
+    "FundingSpec",
     "LatencySpec",
     "LognormalLatency",
     "SimVenueConfig",
@@ -81,6 +90,31 @@ LatencySpec = NonNegative | ConstantLatency | UniformLatency | LognormalLatency
 """A constant in ms (a plain number) or one of the tagged distributions."""
 
 
+class FundingSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Funding of the perpetuals that the recording gives no ``FundingRate`` for.
+
+    Funding is settled at ``first_ns + k * interval_h`` hours for every integer ``k`` (the
+    default grid is Binance's and OKX's: 00:00, 08:00 and 16:00 UTC), at ``rate_ppb`` parts
+    per billion of the position's value at the mark price: ``100000`` is 0.01 % per interval;
+    positive = longs pay shorts.
+    """
+
+    rate_ppb: Annotated[int, msgspec.Meta(ge=-1_000_000_000, le=1_000_000_000)] = 0
+    interval_h: Annotated[int, msgspec.Meta(gt=0, le=24 * 366)] = 8
+    first_ns: int = 0
+    """One funding time, ns since the epoch (any one of the grid: the others follow)."""
+
+    @property
+    def interval_ns(self) -> int:
+        """The funding interval in nanoseconds."""
+        return self.interval_h * 3_600 * 1_000_000_000
+
+    def next_after(self, t: int) -> int:
+        """The first funding time strictly after ``t``."""
+        iv = self.interval_ns
+        return self.first_ns + ((t - self.first_ns) // iv + 1) * iv
+
+
 class SimVenueConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything that makes one simulated venue behave like the real one (see module doc)."""
 
@@ -102,6 +136,12 @@ class SimVenueConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """At most this fraction of each order's quantity (rounded down to the lot) is filled as
     a taker; the rest follows the order type (IOC cancelled, FOK refused, LIMIT rests)."""
     seed: int = 0
+    leverage: Annotated[int, msgspec.Meta(ge=1, le=200)] = 5
+    """Contracts: a position holds ``entry value / leverage`` of its settle currency as margin
+    (rounded up); an order whose new exposure needs more than is available is refused with
+    ``INSUFFICIENT_BALANCE``."""
+    funding: FundingSpec | None = None
+    """Funding of perpetuals without recorded ``FundingRate`` events; ``None``: none."""
 
     def __post_init__(self) -> None:
         for asset, amount in self.balances.items():

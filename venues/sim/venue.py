@@ -22,7 +22,7 @@ Time model (one clock: the engine's, i.e. the replay clock driven by the frames'
 Orders, at arrival:
 
 - refused with ``OrderRejected`` and a code, checked in this order: ``UNKNOWN_SYMBOL``,
-  ``UNSUPPORTED_INSTRUMENT`` (contracts: balances here are spot cash only), ``OFF_TICK``
+  ``UNSUPPORTED_INSTRUMENT`` (options; sizes finer than ``AMOUNT_PRECISION``), ``OFF_TICK``
   (price not a positive multiple of the tick; market orders ignore the price), ``OFF_LOT``,
   ``BELOW_MIN_SIZE``, ``BELOW_MIN_NOTIONAL`` (priced orders), ``INSUFFICIENT_BALANCE``,
   ``RANDOM_REJECT`` (the ``reject_rate`` knob);
@@ -53,6 +53,20 @@ fill moves base and quote (fee in quote) and draws from the reservation; what is
 released when the order ends. ``balances()`` is what is available (total minus
 reservations), so it never goes negative. Fees of an order are rounded on its cumulative
 fee base, so the sum of its fill fees is one correctly rounded fee, not one rounding per fill.
+
+Contracts (perpetual swaps and dated futures, linear and inverse): orders are matched exactly
+like spot, but a fill changes the instrument's signed **position** in contracts instead of
+moving base and quote, realises PnL when it reduces the position, and pays its fee in the settle
+currency (linear: USDT on the notional ``qty * cv * px``; inverse: BTC on ``qty * cv / px``).
+An open position holds ``ceil(entry value / leverage)`` of the settle currency as margin; an
+order reserves the margin of the exposure it may add (its fills at the levels it takes at
+arrival, a LIMIT's rest at its price; what other resting orders on its side would close first
+is not counted as closable) plus its highest fee, and is refused with ``INSUFFICIENT_BALANCE``
+when that is more than is available (an order that adds no exposure is never refused).
+Funding of perpetuals is settled at the funding times (``venues.sim.funding``): ``due()``
+includes the next one while a position is open, and ``funding_payments()`` lists what was
+paid. Positions, margin and PnL: ``venues.sim.positions`` and ``positions()``; ``balances()``
+of the settle currency is what is left after margin and reservations.
 """
 
 from __future__ import annotations
@@ -62,13 +76,17 @@ from collections import deque
 from collections.abc import Iterable
 from decimal import ROUND_CEILING
 from decimal import Decimal
+from fractions import Fraction
 
 from arb.core.errors import InvariantViolation
 from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
+from arb.core.events import FundingRate
 from arb.core.events import MarketEvent
+from arb.core.events import MarkPrice
 from arb.core.events import Trade
 from arb.core.instruments import Instrument
+from arb.core.instruments import InstrumentKind
 from arb.core.messages import CancelOrder
 from arb.core.messages import Command
 from arb.core.messages import OrderAccepted
@@ -84,12 +102,19 @@ from arb.core.money import notional_amount
 from arb.core.numbers import POW10
 from arb.core.types import Side
 from venues.sim.config import SimVenueConfig
+from venues.sim.funding import FundingPayment
+from venues.sim.funding import FundingSchedule
+from venues.sim.funding import funding_credit
 from venues.sim.latency import build_latency
 from venues.sim.latency import ms_to_ns
 from venues.sim.latency import stream
 from venues.sim.matching import Level
 from venues.sim.matching import SimBook
 from venues.sim.matching import cap_to_fraction
+from venues.sim.positions import ContractSpec
+from venues.sim.positions import Position
+from venues.sim.positions import PositionState
+from venues.sim.positions import is_contract
 
 __all__ = ["SimVenue"]
 
@@ -97,7 +122,7 @@ __all__ = ["SimVenue"]
 class _Market:
     """Static per-instrument numbers, computed once."""
 
-    __slots__ = ("inst", "lot", "min_notional", "min_size", "supported", "tick")
+    __slots__ = ("contract", "inst", "lot", "min_notional", "min_size", "supported", "tick")
 
     def __init__(self, inst: Instrument) -> None:
         self.inst = inst
@@ -105,11 +130,25 @@ class _Market:
         self.lot = inst.lot_raw
         self.min_size = _ceil_raw(inst.min_size, inst.size_precision)
         self.min_notional = _ceil_raw(inst.min_notional, AMOUNT_PRECISION)
-        self.supported = (
-            inst.contract_value == "1"
-            and not inst.inverse
-            and inst.size_precision <= AMOUNT_PRECISION
-        )
+        # Contracts keep positions (``contract``); spot moves base and quote cash.
+        self.contract = ContractSpec(inst) if is_contract(inst) else None
+        fits = inst.size_precision <= AMOUNT_PRECISION
+        if self.contract is not None:
+            self.supported = fits and self.contract.valid
+        else:
+            self.supported = (
+                inst.kind is InstrumentKind.SPOT
+                and inst.contract_value == "1"
+                and not inst.inverse
+                and fits
+            )
+
+    def notional(self, px: int, qty: int) -> int:
+        # For the minimum-notional check: quote amount (inverse: the contracts' face value).
+        c = self.contract
+        if c is not None and c.inverse:
+            return c.face(qty)
+        return notional_amount(self.inst, px, qty, round_up=False)
 
 
 class _Order:
@@ -197,6 +236,14 @@ class SimVenue:
         self._extra = ms_to_ns(config.extra_delay_ms)
         self._reject_rng = stream(seed, "reject")
         self._partial_ppm = config.partial_fill_ppm
+        # Contracts: positions, margin held per settle currency, funding.
+        self._positions: dict[str, PositionState] = {}
+        self._open: dict[str, PositionState] = {}  # perpetuals with contracts != 0
+        self._margin: dict[str, int] = {}
+        self._marks: dict[str, int] = {}
+        self._funding = FundingSchedule(config.funding)
+        self._payments: list[FundingPayment] = []
+        self._payments_taken = 0
 
     # -- ExecutionVenue ------------------------------------------------------------------
 
@@ -236,19 +283,36 @@ class SimVenue:
             self._begin(self._now)
             self._fill_on_trade(event)
             return
+        elif isinstance(event, FundingRate):
+            self._on_funding_rate(event)
+            return
+        elif isinstance(event, MarkPrice):
+            self._marks[event.symbol] = event.px
+            return
         else:
             return
         self._begin(self._now)
         self._fill_on_book(event.symbol, book)
 
     def due(self) -> int | None:
-        """Earliest time at which a command arrives or an event is delivered; None if idle."""
+        """Earliest time at which a command arrives, an event is delivered or an open
+        position's funding is settled; None if idle."""
         times: list[int] = []
         if self._arrivals:
             times.append(self._arrivals[0][0])
         if self._deliveries:
             times.append(self._deliveries[0][0])
+        if self._open:
+            f = self._next_funding()
+            if f is not None:
+                times.append(f[0])
         return min(times) if times else None
+
+    def pending(self) -> bool:
+        """True while a command is on its way or an event awaits delivery. Unlike ``due()``,
+        funding is not counted: an open perpetual always has a next funding time, so a
+        driver that waits for the venue to fall idle should ask this instead."""
+        return bool(self._arrivals or self._deliveries)
 
     def advance(self, now: int) -> list[OrderEvent]:
         """Process everything due at or before ``now``; return the events delivered by then."""
@@ -262,15 +326,43 @@ class SimVenue:
         return out
 
     def balances(self) -> dict[str, int]:
-        """Available balance per asset at AMOUNT_PRECISION (total minus open reservations)."""
+        """Available balance per asset at AMOUNT_PRECISION (total minus open reservations and
+        the margin positions hold)."""
         locked = self._locked
-        return {a: amt - locked.get(a, 0) for a, amt in self._totals.items()}
+        margin = self._margin
+        out = {a: amt - locked.get(a, 0) - margin.get(a, 0) for a, amt in self._totals.items()}
+        for a, m in margin.items():
+            if a not in out:
+                out[a] = -m - locked.get(a, 0)
+        return out
 
     # -- inspection ----------------------------------------------------------------------
 
     def totals(self) -> dict[str, int]:
-        """Balance per asset including what open orders have reserved."""
+        """Balance per asset including what open orders have reserved and margin holds
+        (contracts: cash after realised PnL, fees and funding; not unrealised PnL)."""
         return dict(self._totals)
+
+    def positions(self) -> dict[str, Position]:
+        """Every contract instrument traded so far (flat ones too), by symbol."""
+        return {
+            sym: st.snapshot(self.venue, sym, self._markets[sym].inst.price_precision)
+            for sym, st in self._positions.items()
+        }
+
+    def margin(self) -> dict[str, int]:
+        """Margin held by the open positions, per settle currency."""
+        return {a: m for a, m in self._margin.items() if m}
+
+    def funding_payments(self) -> list[FundingPayment]:
+        """Every funding settlement so far, in time order."""
+        return list(self._payments)
+
+    def take_funding_payments(self) -> list[FundingPayment]:
+        """The funding settlements since the previous call (for a journal)."""
+        out = self._payments[self._payments_taken :]
+        self._payments_taken = len(self._payments)
+        return out
 
     def open_orders(self) -> list[str]:
         """Client order ids of the orders resting on the venue, in arrival order."""
@@ -283,8 +375,16 @@ class SimVenue:
     # -- processing ----------------------------------------------------------------------
 
     def _run_until(self, t: int) -> None:
+        # Arrivals and funding settlements due by ``t``, in time order; funding at T comes
+        # before the arrivals at T (it settles the positions held just before T).
         arrivals = self._arrivals
-        while arrivals and arrivals[0][0] <= t:
+        while True:
+            f = self._next_funding() if self._open else None
+            if f is not None and f[0] <= t and not (arrivals and arrivals[0][0] < f[0]):
+                self._settle_funding(f[1], f[0])
+                continue
+            if not arrivals or arrivals[0][0] > t:
+                return
             at, _, cmd = heapq.heappop(arrivals)
             if at > self._now:
                 self._now = at
@@ -327,8 +427,8 @@ class SimVenue:
         limit = None if cmd.order_type is OrderType.MARKET else cmd.px
         want = cap_to_fraction(cmd.qty, self._partial_ppm, market.lot)
         plan = book.plan(cmd.side, want, limit)
-        asset, need = self._reservation(cmd, market, plan)
-        if self._totals.get(asset, 0) - self._locked.get(asset, 0) < need:
+        asset, need, adds = self._reservation(cmd, market, plan)
+        if adds and self._available(asset) < need:
             self._reject(cid, "INSUFFICIENT_BALANCE")
             return
         if self.config.reject_rate > 0 and self._reject_rng.random() < self.config.reject_rate:
@@ -358,18 +458,26 @@ class SimVenue:
             return "BELOW_MIN_SIZE"
         if not priced or not market.min_notional:
             return ""
-        notional = notional_amount(market.inst, cmd.px, cmd.qty, round_up=False)
+        notional = market.notional(cmd.px, cmd.qty)
         return "BELOW_MIN_NOTIONAL" if notional < market.min_notional else ""
 
-    def _reservation(self, cmd: PlaceOrder, market: _Market, plan: list[Level]) -> tuple[str, int]:
+    def _available(self, asset: str) -> int:
+        return self._totals.get(asset, 0) - self._locked.get(asset, 0) - self._margin.get(asset, 0)
+
+    def _reservation(
+        self, cmd: PlaceOrder, market: _Market, plan: list[Level]
+    ) -> tuple[str, int, bool]:
+        # (asset, amount, whether the order is refused when that is not available).
+        if market.contract is not None:
+            return self._contract_reservation(cmd, market.contract, plan)
         inst = market.inst
         if cmd.side is Side.SELL:
-            return inst.base, _base_amount(inst, cmd.qty)
+            return inst.base, _base_amount(inst, cmd.qty), True
         cfg = self.config
         if cmd.order_type is OrderType.MARKET:
             amounts = [notional_amount(inst, px, q, round_up=True) for px, q in plan]
             total = sum(amounts)
-            return inst.quote, total + fee_amount(total * cfg.taker_fee_ppm, 1)
+            return inst.quote, total + fee_amount(total * cfg.taker_fee_ppm, 1), True
         ppm = cfg.taker_fee_ppm
         if cmd.order_type is OrderType.LIMIT:
             ppm = max(ppm, cfg.maker_fee_ppm)
@@ -379,7 +487,40 @@ class SimVenue:
             # Each fill's notional rounds up on its own: allow one unit per possible fill for
             # the notional and one for the fee.
             need += 2 * cmd.qty
-        return inst.quote, need
+        return inst.quote, need, True
+
+    def _contract_reservation(
+        self, cmd: PlaceOrder, spec: ContractSpec, plan: list[Level]
+    ) -> tuple[str, int, bool]:
+        # Margin of the exposure the order may add, plus its highest fee. The pieces are its
+        # taker fills (the levels it takes now) and, for a LIMIT, its rest at its own price
+        # (it fills as maker there). What the position lets it close first is not counted,
+        # less what the resting orders on the same side would close before it; the margin
+        # its closing part frees is not counted (conservative: a flip needs the new side's
+        # margin on top). An order that only closes is never refused (its fee is charged).
+        cfg = self.config
+        pieces = [(px, q, max(cfg.taker_fee_ppm, 0)) for px, q in plan]
+        if cmd.order_type is OrderType.LIMIT:
+            rest = cmd.qty - sum(q for _, q in plan)
+            if rest > 0:
+                pieces.append((cmd.px, rest, max(cfg.maker_fee_ppm, 0)))
+        closable = 0
+        pos = self._positions.get(cmd.symbol)
+        if pos is not None:
+            pending = sum(
+                o.qty - o.filled for o in self._resting.get(cmd.symbol, ()) if o.side is cmd.side
+            )
+            closable = max(0, pos.reducible(cmd.side) - pending)
+        margin = 0
+        fee_base = 0
+        lev = cfg.leverage
+        for px, q, ppm in pieces:
+            fee_base += spec.value(q, px, up=True) * ppm
+            opening = q - min(q, closable)
+            closable -= q - opening
+            if opening:
+                margin += -(-spec.value(opening, px, up=True) // lev)
+        return spec.settle, margin + fee_amount(fee_base, 1), margin > 0
 
     def _take(self, o: _Order, book: SimBook, plan: list[Level]) -> None:
         if o.order_type is OrderType.FOK and sum(q for _, q in plan) < o.qty:
@@ -426,22 +567,13 @@ class SimVenue:
 
     def _fill(self, o: _Order, px: int, q: int, liquidity: str) -> None:
         inst = o.market.inst
-        buy = o.side is Side.BUY
-        amount = notional_amount(inst, px, q, round_up=buy)
-        cfg = self.config
-        o.fee_base += amount * (cfg.taker_fee_ppm if liquidity == "taker" else cfg.maker_fee_ppm)
-        fee = fee_amount(o.fee_base, 1) - o.fee_paid
-        o.fee_paid += fee
-        base = _base_amount(inst, q)
-        totals = self._totals
-        if buy:
-            totals[inst.quote] = totals.get(inst.quote, 0) - amount - fee
-            totals[inst.base] = totals.get(inst.base, 0) + base
-            self._draw(o, amount + fee)
+        spec = o.market.contract
+        if spec is not None:
+            fee = self._fill_contract(o, spec, px, q, liquidity)
+            ccy = spec.settle
         else:
-            totals[inst.base] = totals.get(inst.base, 0) - base
-            totals[inst.quote] = totals.get(inst.quote, 0) + amount - fee
-            self._draw(o, base)
+            fee = self._fill_spot(o, inst, px, q, liquidity)
+            ccy = inst.quote
         o.filled += q
         self._trade_no += 1
         self._emit(
@@ -453,12 +585,131 @@ class SimVenue:
                 px=px,
                 qty=q,
                 fee=fee,
-                fee_ccy=inst.quote,
+                fee_ccy=ccy,
                 liquidity=liquidity,
                 ts_event=self._step_t,
                 ts_recv=self._recv(),
             )
         )
+
+    def _order_fee(self, o: _Order, amount: int, liquidity: str) -> int:
+        # The order's fees round once on its cumulative base: this fill's share.
+        cfg = self.config
+        o.fee_base += amount * (cfg.taker_fee_ppm if liquidity == "taker" else cfg.maker_fee_ppm)
+        fee = fee_amount(o.fee_base, 1) - o.fee_paid
+        o.fee_paid += fee
+        return fee
+
+    def _fill_spot(self, o: _Order, inst: Instrument, px: int, q: int, liquidity: str) -> int:
+        buy = o.side is Side.BUY
+        amount = notional_amount(inst, px, q, round_up=buy)
+        fee = self._order_fee(o, amount, liquidity)
+        base = _base_amount(inst, q)
+        totals = self._totals
+        if buy:
+            totals[inst.quote] = totals.get(inst.quote, 0) - amount - fee
+            totals[inst.base] = totals.get(inst.base, 0) + base
+            self._draw(o, amount + fee)
+        else:
+            totals[inst.base] = totals.get(inst.base, 0) - base
+            totals[inst.quote] = totals.get(inst.quote, 0) + amount - fee
+            self._draw(o, base)
+        return fee
+
+    def _fill_contract(self, o: _Order, spec: ContractSpec, px: int, q: int, liquidity: str) -> int:
+        fee = self._order_fee(o, spec.value(q, px, up=True), liquidity)
+        pos = self._positions.get(o.symbol)
+        if pos is None:
+            pos = self._positions[o.symbol] = PositionState(spec)
+        was_open = pos.contracts != 0
+        pnl = pos.fill(o.side, px, q)
+        pos.fees += fee
+        ccy = spec.settle
+        self._totals[ccy] = self._totals.get(ccy, 0) + pnl - fee
+        old_margin = pos.margin
+        pos.margin = pos.margin_for(self.config.leverage)
+        self._margin[ccy] = self._margin.get(ccy, 0) + pos.margin - old_margin
+        # The reservation covered this fill's fee and new margin (see _contract_reservation);
+        # a released margin is not drawn from it.
+        used = min(o.lock, fee + max(0, pos.margin - old_margin))
+        o.lock -= used
+        self._locked[o.lock_asset] -= used
+        if o.market.inst.kind is InstrumentKind.PERP:
+            if pos.contracts == 0:
+                self._open.pop(o.symbol, None)
+            elif not was_open:
+                self._open[o.symbol] = pos
+                self._funding.opened(o.symbol, self._step_t)
+        return fee
+
+    # -- funding -------------------------------------------------------------------------
+
+    def _next_funding(self) -> tuple[int, str] | None:
+        # (time, symbol) of the earliest funding settlement of an open position.
+        best: tuple[int, str] | None = None
+        nxt = self._funding.next
+        for sym in self._open:
+            f = nxt(sym)
+            if f is not None and (best is None or f[0] < best[0]):
+                best = (f[0], sym)
+        return best
+
+    def _on_funding_rate(self, ev: FundingRate) -> None:
+        market = self._markets[ev.symbol]
+        if market.inst.kind is not InstrumentKind.PERP:
+            return
+        overtaken = self._funding.on_rate(ev)
+        if overtaken is not None:
+            t, rate = overtaken
+            if ev.symbol in self._open:
+                self._pay_funding(ev.symbol, t, rate, "recorded")
+            self._funding.settled(ev.symbol, t)
+
+    def _settle_funding(self, symbol: str, t: int) -> None:
+        if t > self._now:
+            self._now = t
+        f = self._funding.next(symbol)
+        if f is None:  # pragma: no cover - only called for a scheduled time
+            raise InvariantViolation(f"{self.venue} {symbol}: no funding due at {t}")
+        self._pay_funding(symbol, t, f[1], f[2])
+        self._funding.settled(symbol, t)
+
+    def _pay_funding(self, symbol: str, t: int, rate: int, source: str) -> None:
+        pos = self._open[symbol]
+        spec = pos.spec
+        value = self._mark_value(symbol, pos)
+        credit = funding_credit(pos.contracts, value, rate)
+        pos.funding += credit
+        self._totals[spec.settle] = self._totals.get(spec.settle, 0) + credit
+        self._payments.append(
+            FundingPayment(
+                venue=self.venue,
+                symbol=symbol,
+                ts_event=t,
+                amount=credit,
+                ccy=spec.settle,
+                rate_ppb=rate,
+                position=pos.contracts,
+                value=value.numerator // value.denominator,
+                source=source,
+            )
+        )
+
+    def _mark_value(self, symbol: str, pos: PositionState) -> Fraction:
+        # Value of the position at the mark: MarkPrice, else the book's mid (exact), else its
+        # one side, else the position's own entry value.
+        n = abs(pos.contracts)
+        mark = self._marks.get(symbol)
+        if mark is not None and mark > 0:
+            return pos.spec.value_fraction(n, mark)
+        book = self._books[symbol].book
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is not None and ask is not None:
+            return pos.spec.value_fraction(n, bid[0] + ask[0], 2)
+        one = bid or ask
+        if one is not None:
+            return pos.spec.value_fraction(n, one[0])
+        return Fraction(pos.cost)
 
     def _draw(self, o: _Order, amount: int) -> None:
         # Pay from the order's reservation. The reservation covers the worst case of every
