@@ -57,7 +57,18 @@ AMOUNT_PRECISION (signed: long > 0), rounded away from zero. The home asset (whe
 lands) is not exposure. Planning is on quantities; a fee charged in the base is reported in
 the residual but cannot be traded below a lot.
 
-Spot and linear instruments (``contract_value`` multiplies the size); not inverse contracts.
+Instruments are valued with ``arb.core.contracts``: spot and linear contracts hold
+``qty * contract_value`` base for ``qty * contract_value * px`` quote; an inverse contract
+(Binance COIN-M, OKX ``BTC-USD-SWAP``) holds ``qty * contract_value / px`` base for
+``qty * contract_value`` quote (USD), so a leg of one counts in its base and in its quote
+currency like any other leg: ``marks`` must value that quote (e.g. ``USD``) in ``home``, or
+``par`` names it as home at par (USD of a COIN-M contract against USDT spot), in which case
+it is netted into ``home`` and is not exposure (a complete spot/inverse basis trade is then
+flat: long BTC and short USDT on the spot leg, short BTC and long USD on the perp). An inverse
+order's base amount is taken at its average fill price (exact for fills at one price). The
+legs' quantities are in their own units (contracts for a derivative): the planner balances
+fill fractions, which balances base exposure when the detector sized the legs to equal
+exposure (``arb.core.basis``).
 """
 
 from __future__ import annotations
@@ -65,12 +76,17 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable
+from collections.abc import Collection
 from collections.abc import Mapping
 from collections.abc import Sequence
 from fractions import Fraction
 
 import msgspec
 
+from arb.core.contracts import base_amount
+from arb.core.contracts import fills_base_amount
+from arb.core.contracts import px_amount
+from arb.core.contracts import quote_notional
 from arb.core.errors import InvariantViolation
 from arb.core.instruments import Instrument
 from arb.core.messages import CancelOrder
@@ -81,7 +97,6 @@ from arb.core.messages import client_order_id
 from arb.core.money import AMOUNT_PRECISION
 from arb.core.money import PPM
 from arb.core.money import bps_to_ppm
-from arb.core.money import notional_amount
 from arb.core.numbers import POW10
 from arb.core.numbers import to_raw
 from arb.core.opportunity import Leg
@@ -219,23 +234,34 @@ def top_of_book_pricer(best: Mapping[tuple[str, str], tuple[int | None, int | No
 
 
 def unit_value(inst: Instrument, px: int) -> int:
-    """Home value of one unit of ``inst``'s base at raw price ``px`` (a ``marks`` entry)."""
-    return notional_amount(inst, px, POW10[inst.size_precision], round_up=False)
+    """Home value of one unit of ``inst``'s base at raw price ``px`` (a ``marks`` entry).
+
+    ``px`` is quote per base for every kind (spot, linear and inverse contracts alike), so
+    this is the price itself at AMOUNT_PRECISION (rounded down); the contract value plays no
+    part (one OKX ``BTC-USDT-SWAP`` contract is 0.01 BTC, but one BTC is still worth ``px``).
+    """
+    return px_amount(inst, px)
 
 
 def residual_exposure(
-    legs: Sequence[LegFills], marks: Mapping[str, int], home: str
+    legs: Sequence[LegFills],
+    marks: Mapping[str, int],
+    home: str,
+    *,
+    par: Collection[str] = (),
 ) -> dict[str, int]:
     """Net position per asset of the legs' fills, valued in ``home`` at AMOUNT_PRECISION.
 
     ``marks[asset]`` is the home value of one unit of ``asset`` (see ``unit_value``); it may be
-    missing for a flat asset. Keys: every base and quote of the legs but ``home``, sorted.
-    Signed (long > 0), rounded away from zero so that a limit never under-counts.
+    missing for a flat asset. ``par``: assets worth one ``home`` each, netted into it (the USD
+    of inverse contracts against a USD stablecoin home). Keys: every base and quote of the legs
+    but ``home`` and ``par``, sorted. Signed (long > 0), rounded away from zero so that a limit
+    never under-counts.
     """
     net = _net_amounts(legs)
     out: dict[str, int] = {}
     for asset in sorted(net):
-        if asset == home:
+        if asset == home or asset in par:
             continue
         amount = net[asset]
         if not amount:
@@ -256,17 +282,21 @@ def plan(
     *,
     now_ns: int,
     start_ns: int,
+    par: Collection[str] = (),
 ) -> Plan:
     """Decide the rollback step for one opportunity (see the module docstring for the rule).
 
     ``home`` is the opportunity's quote (where profit lands), ``start_ns`` when its legs were
-    sent. Raises ``InvariantViolation`` on inconsistent legs or time running backwards.
+    sent; ``par`` as in ``residual_exposure``. Raises ``InvariantViolation`` on inconsistent
+    legs or time running backwards.
     """
     if now_ns < start_ns:
         raise InvariantViolation(f"opportunity {opportunity_id}: now {now_ns} < start {start_ns}")
     _check_legs(opportunity_id, legs)
     elapsed = now_ns - start_ns
-    residual = residual_exposure(legs, marks, home)
+    if par:
+        marks = {**marks, **dict.fromkeys(par, UNIT)}
+    residual = residual_exposure(legs, marks, home, par=par)
     escalating = _escalation(legs, config, elapsed)
     base = Plan(
         decision=Decision.WAIT, reason="", commands=(), residual=residual, elapsed_ns=elapsed
@@ -387,9 +417,13 @@ def _mark(marks: Mapping[str, int], asset: str, home: str) -> int:
     return m
 
 
-def _base_amount(inst: Instrument, qty: int) -> int:
-    # At price 1.0 the notional of qty is the base amount (times the contract value).
-    return notional_amount(inst, POW10[inst.price_precision], qty, round_up=False)
+def _order_amounts(inst: Instrument, o: Order) -> tuple[int, int]:
+    # (base, quote) amounts an order's fills moved, unsigned; what it gives up rounded up.
+    buy = o.side is Side.BUY
+    base = fills_base_amount(inst, o.filled_qty, o.fill_value, round_up=not buy)
+    if inst.inverse:  # Order.notional is the linear px * qty * cv: not an inverse's notional
+        return base, quote_notional(inst, 0, o.filled_qty, round_up=buy)
+    return base, o.notional
 
 
 def _net_amounts(legs: Sequence[LegFills]) -> dict[str, int]:
@@ -400,8 +434,9 @@ def _net_amounts(legs: Sequence[LegFills]) -> dict[str, int]:
         net.setdefault(quote, 0)
         for o in (*lf.orders, *lf.rollbacks):
             s = int(o.side)
-            net[base] += s * _base_amount(lf.inst, o.filled_qty)
-            net[quote] -= s * o.notional
+            b, q = _order_amounts(lf.inst, o)
+            net[base] += s * b
+            net[quote] -= s * q
             for ccy, fee in o.fees.items():
                 if ccy in (base, quote):
                     net[ccy] -= fee
@@ -438,7 +473,7 @@ def _min_qty(inst: Instrument, px: int) -> int:
     lot = inst.lot_raw
     q = max(to_raw(inst.min_size, inst.size_precision), lot)
     if inst.min_notional not in ("0", "") and px > 0:
-        per_unit = notional_amount(inst, px, POW10[inst.size_precision], round_up=False)
+        per_unit = quote_notional(inst, px, POW10[inst.size_precision], round_up=False)
         need = to_raw(inst.min_notional, AMOUNT_PRECISION) * POW10[inst.size_precision]
         q = max(q, -(-need // max(per_unit, 1)))
     return -(-q // lot) * lot
@@ -483,7 +518,7 @@ def _too_small(inst: Instrument, qty: int, px: int | None) -> bool:
         return True
     if px is None or inst.min_notional in ("0", ""):
         return False
-    amount = notional_amount(inst, px, qty, round_up=False)
+    amount = quote_notional(inst, px, qty, round_up=False)
     return amount < to_raw(inst.min_notional, AMOUNT_PRECISION)
 
 
@@ -577,8 +612,9 @@ def _flow_value(
 ) -> int:
     # Home value (times UNIT) of what one order pays and receives, both assets at their marks.
     s = int(side)
-    base = s * _base_amount(inst, qty) * _mark(marks, inst.base, home)
-    quote = -s * notional_amount(inst, px, qty, round_up=side is Side.BUY)
+    buy = side is Side.BUY
+    base = s * base_amount(inst, px, qty, round_up=not buy) * _mark(marks, inst.base, home)
+    quote = -s * quote_notional(inst, px, qty, round_up=buy)
     return base + quote * _mark(marks, inst.quote, home)
 
 
