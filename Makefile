@@ -42,6 +42,16 @@ replay-triangular: $(STAMP) ## triangular arbitrage on a synthetic OKX triangle 
 	$(BIN)/arb verify $(OUT)/synth-triangular
 	$(BIN)/arb replay configs/replay-triangular.toml --data $(OUT)/synth-triangular --out $(OUT)/replay-triangular
 
+BASIS_DATA := $(SHARED)/binance-btc-spot-usdm-coinm-20240808
+replay-basis: $(STAMP) ## basis: Binance BTC spot vs USD-M and COIN-M perps (../shared/data) -> build/replay-basis/report.md
+	@[ -d $(BASIS_DATA) ] || { echo "no $(BASIS_DATA): recorded data is not here"; exit 1; }
+	$(BIN)/arb check-config configs/replay-basis.toml
+	rm -rf $(OUT)/basis
+	$(BIN)/arb import --format hftbacktest --out $(OUT)/basis/spot $(BASIS_DATA)/spot/btcusdt_20240808.gz $(BASIS_DATA)/spot/btcusdt_20240809.gz
+	$(BIN)/arb import --format hftbacktest --out $(OUT)/basis/usdm $(BASIS_DATA)/usdm/btcusdt_20240808.gz
+	$(BIN)/arb import --format hftbacktest --out $(OUT)/basis/coinm $(BASIS_DATA)/cm/btcusd_perp_20240808.gz $(BASIS_DATA)/cm/btcusd_perp_20240809.gz
+	$(BIN)/arb replay configs/replay-basis.toml --data $(OUT)/basis/spot --data $(OUT)/basis/usdm --data $(OUT)/basis/coinm --out $(OUT)/replay-basis
+
 test: $(STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest -q
 

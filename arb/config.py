@@ -28,6 +28,7 @@ from typing import Literal
 
 import msgspec
 
+from arb.core.basis import BasisConfig
 from arb.core.detector import DetectorConfig
 from arb.core.errors import ConfigError
 from arb.core.instruments import parse_symbol
@@ -191,6 +192,8 @@ class Config(_Strict, kw_only=True, frozen=True):
     live: LiveConfig = LiveConfig()
     triangular: TriangularConfig | None = None
     """``[triangular]``: the triangular detector on the venues it names (off when absent)."""
+    basis: BasisConfig | None = None
+    """``[basis]``: spot against perpetuals or futures, the pairs it names (off when absent)."""
 
     def venue(self, venue_id: str) -> VenueConfig:
         for v in self.venues:
@@ -263,6 +266,30 @@ def _check(cfg: Config, p: Path) -> None:
     if not cfg.replay.run_id.isprintable() or not cfg.replay.run_id:
         raise ConfigError(f"{p}: replay.run_id: must be a non-empty printable string")
     _check_live(cfg.live, p)
+    _check_strategies(cfg, p, ids)
+
+
+def _check_strategies(cfg: Config, p: Path, ids: set[str]) -> None:
+    traded = {(v, pair.symbol) for pair in cfg.pairs for v in pair.venues}
+    if cfg.basis is not None:
+        for i, bp in enumerate(cfg.basis.pairs):
+            for leg in ("spot", "perp"):
+                venue, _, symbol = getattr(bp, leg).partition(":")
+                if venue not in ids:
+                    raise ConfigError(
+                        f"{p}: basis.pairs[{i}].{leg}: venue {venue!r} is not defined in [[venues]]"
+                    )
+                if (venue, symbol) not in traded:
+                    raise ConfigError(
+                        f"{p}: basis.pairs[{i}].{leg}: {symbol} on {venue} is not in [[pairs]] "
+                        "(add it there so its book is kept)"
+                    )
+    if cfg.triangular is not None:
+        for i, venue in enumerate(cfg.triangular.venues):
+            if venue not in ids:
+                raise ConfigError(
+                    f"{p}: triangular.venues[{i}]: venue {venue!r} is not defined in [[venues]]"
+                )
 
 
 def _check_live(live: LiveConfig, p: Path) -> None:
@@ -293,6 +320,9 @@ _OWNED = {
     "triangular": {
         "max_quote_age_ms": "risk.max_quote_age_ms",
     },
+    "basis": {
+        "max_quote_age_ms": "risk.max_quote_age_ms",
+    },
     "sim": {
         "taker_fee_ppm": "venues[i].taker_fee_bps",
         "maker_fee_ppm": "venues[i].maker_fee_bps",
@@ -302,7 +332,7 @@ _OWNED = {
 
 def _check_owners(raw: dict[str, object], p: Path) -> None:
     # A number with two homes would let them disagree: name the one place it is set.
-    for section in ("detector", "triangular"):
+    for section in ("detector", "triangular", "basis"):
         table = raw.get(section)
         if isinstance(table, dict):
             for key, owner in _OWNED[section].items():

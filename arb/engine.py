@@ -23,6 +23,8 @@ from typing import Protocol
 
 import msgspec
 
+from arb.basis_desk import BasisDesk
+from arb.basis_desk import FundingSink
 from arb.config import Config
 from arb.core.detector import DetectorConfig
 from arb.core.detector import SpatialDetector
@@ -118,12 +120,14 @@ def step(venues: Mapping[str, ExecutionVenue], executor: Executor, t: int) -> No
         executor.on_timer(t)
 
 
+class EngineSink(Sink, FundingSink, Protocol):
+    """What the engine journals: the executor's rows and the funding and position rows."""
+
+
 class Detector(Protocol):
     """A strategy's detector: asked after each update of a book it watches."""
 
     last_refusal: str
-
-    def watched(self) -> Iterable[Key]: ...
 
     def on_book_update(
         self,
@@ -164,7 +168,7 @@ class Engine:
         cfg: Config,
         instruments: Iterable[Instrument],
         venues: Mapping[str, ExecutionVenue],
-        journal: Sink,
+        journal: EngineSink,
         balances: Mapping[str, Mapping[str, int]],
     ) -> None:
         self.cfg = cfg
@@ -176,27 +180,18 @@ class Engine:
         self.venues = venues
         self.books: dict[Key, BookSync] = {}
         """The book each (venue, symbol) trades on: its first book channel."""
+        self.journal = journal
         self._syncs: dict[tuple[str, str, str], BookSync] = {}
         self._channel: dict[Key, str] = {}
+        self._on_funding: list[Callable[[FundingRate], None]] = []
+        """Detectors that price funding (basis) get every funding-rate event."""
         dcfg = detector_config(cfg)
         self.detector = SpatialDetector(dcfg, self.instruments)
         self._spatial = self.detector if self.detector.pairs else None
         """Asked about every book update when the config has spatial pairs at all."""
-        self.others: list[tuple[str, Detector]] = []
-        """The other strategies' detectors, by name; each is asked only about its own books."""
-        if cfg.triangular is not None:
-            tcfg = msgspec.structs.replace(
-                cfg.triangular, max_quote_age_ms=cfg.risk.max_quote_age_ms
-            )
-            self.others.append(
-                ("triangular", TriangularDetector(tcfg, self.instruments, dcfg.venues))
-            )
-        self._others_of: dict[Key, list[tuple[str, Detector]]] = {}
-        for name, det in self.others:
-            for key in det.watched():
-                self._others_of.setdefault(key, []).append((name, det))
         self.risk = RiskGate(cfg.risk)
-        self.ledger = Ledger(balances)
+        leverage = {v.id: v.sim.leverage for v in cfg.venues if v.sim is not None}
+        self.ledger = Ledger(balances, leverage=leverage)
         self.executor = Executor(
             venues=venues,
             instruments=self.instruments,
@@ -208,6 +203,24 @@ class Engine:
             taker_fee_ppm={v: p.taker_fee_ppm for v, p in dcfg.venues.items()},
         )
         self._fees = {v: p.taker_fee_ppm for v, p in dcfg.venues.items()}
+        self._others_of: dict[Key, list[tuple[str, Detector]]] = {}
+        """The other strategies' detectors, by name, for each book they watch (each is asked
+        only about its own books)."""
+        if cfg.triangular is not None:
+            tcfg = msgspec.structs.replace(
+                cfg.triangular, max_quote_age_ms=cfg.risk.max_quote_age_ms
+            )
+            tri = TriangularDetector(tcfg, self.instruments, dcfg.venues)
+            self._watch("triangular", tri, tri.watched())
+        self.basis: BasisDesk | None = None
+        if cfg.basis is not None:
+            desk = BasisDesk(
+                cfg, cfg.basis, self.instruments, dcfg.venues, self.ledger, journal, self._mid
+            )
+            self.basis = desk
+            self._watch("basis", desk.detector, desk.watched())
+            self._on_funding.append(desk.on_funding)
+            self.executor.on_trade_done = desk.on_trade_done
         self.stats = EngineStats()
         self.error_samples: list[str] = []
         self.latency_ns = array("q")
@@ -222,8 +235,6 @@ class Engine:
         self.trading = True
         """Off: opportunities are counted (``stats.gated``) and not traded; open trades and
         rollbacks go on. The live runner keeps it off until recovery and warm-up are done."""
-        self._on_funding: list[Callable[[FundingRate], None]] = []
-        """Detectors that price funding (basis) get every funding-rate event."""
         self.on_book_failure: Callable[[str, str, str], None] | None = None
         """Called with (venue, symbol, channel) when a book fails a check (gap, checksum,
         crossed): the live runner asks the venue for a fresh snapshot."""
@@ -272,6 +283,10 @@ class Engine:
         if isinstance(ev, FundingRate):
             for on_funding in self._on_funding:
                 on_funding(ev)
+
+    def _watch(self, name: str, det: Detector, keys: Iterable[Key]) -> None:
+        for key in keys:
+            self._others_of.setdefault(key, []).append((name, det))
 
     def _book_event(self, key: Key, ev: BookDelta | BookSnapshot) -> bool:
         # Apply to the book of its channel; True when the trading book changed and is valid.
@@ -341,6 +356,8 @@ class Engine:
         """Deliver venue events and fire executor timers due up to ``t``, in time order."""
         if not self.stats.first_ts:
             self.stats.first_ts = t
+            if self.basis is not None:
+                self.basis.seed_funding(t)
         while True:
             nxt = self.next_due()
             if nxt is None or nxt > t:
@@ -351,7 +368,37 @@ class Engine:
     def _step(self, t: int) -> None:
         self.now = t
         step(self.venues, self.executor, t)
+        self._funding_payments()
         self._track_unhedged(t)
+
+    def _funding_payments(self) -> None:
+        # Funding a simulated venue settled: the ledger and the journal (through the basis
+        # desk when there is one, which also books it on the strategy's positions).
+        for v in sorted(self.venues):
+            take = getattr(self.venues[v], "take_funding_payments", None)
+            payments = take() if take is not None else []
+            if not payments:
+                continue
+            if self.basis is not None:
+                self.basis.on_venue_funding(payments)
+                continue
+            for pay in payments:
+                self.ledger.on_funding(pay.venue, pay.symbol, pay.amount, pay.ccy)
+                self.journal.record_funding(
+                    ts=pay.ts_event, venue=pay.venue, symbol=pay.symbol, amount=pay.amount,
+                    ccy=pay.ccy, rate_ppb=pay.rate_ppb, position=pay.position, value=pay.value,
+                    source=pay.source,
+                )  # fmt: skip
+
+    def _mid(self, key: Key) -> int | None:
+        """The mid of a valid book (raw, rounded down), or ``None``."""
+        sync = self.books.get(key)
+        if sync is None or not sync.valid:
+            return None
+        bid, ask = sync.book.best_bid(), sync.book.best_ask()
+        if bid is None or ask is None:
+            return None
+        return (bid[0] + ask[0]) // 2
 
     def idle(self) -> bool:
         """No trade open and no venue with a command or event in flight (a simulated venue's

@@ -34,16 +34,20 @@ its orders then come in through ``on_event`` like any event, and the planner fin
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from typing import Protocol
 
 import msgspec
 
+from arb.core.contracts import base_amount as contract_base_amount
+from arb.core.contracts import fills_base_amount
+from arb.core.contracts import pnl_currency
+from arb.core.contracts import quote_notional
 from arb.core.errors import InvariantViolation
 from arb.core.instruments import Instrument
 from arb.core.ledger import Ledger
-from arb.core.ledger import base_amount
 from arb.core.messages import CancelOrder
 from arb.core.messages import Command
 from arb.core.messages import OrderEvent
@@ -52,8 +56,6 @@ from arb.core.messages import OrderType
 from arb.core.messages import PlaceOrder
 from arb.core.messages import client_order_id
 from arb.core.money import AMOUNT_PRECISION
-from arb.core.money import fee_amount
-from arb.core.money import notional_amount
 from arb.core.opportunity import Leg
 from arb.core.opportunity import Opportunity
 from arb.core.orders import Order
@@ -79,6 +81,7 @@ __all__ = ["ExecStats", "Executor", "TradeRecord", "leg_number"]
 
 Key = tuple[str, str]
 UNIT: int = 10**AMOUNT_PRECISION
+USD_STABLECOINS = frozenset({"USDT", "USDC", "FDUSD", "BUSD"})
 _CID_SUFFIX = re.compile(r"L(\d+)A(\d+)")
 
 
@@ -86,7 +89,8 @@ def leg_number(opportunity_id: str, client_order_id: str) -> int:
     """``k`` of a client order id ``<opportunity_id>L<k>A<attempt>``
     (``arb.core.messages.client_order_id``); -1 for an id of another scheme or opportunity.
 
-    ``k < n`` (``n`` legs) is leg ``k``'s own order, ``n + i`` a rollback order of leg ``i``.
+    ``k < n`` (``n`` legs) is leg ``k``'s own order, ``n + i`` a hedge or unwind of leg ``i``,
+    ``2n + i`` a flatten order on leg ``i``'s instrument (``arb.core.unwind``).
     """
     if not client_order_id.startswith(opportunity_id):
         return -1
@@ -189,6 +193,7 @@ class _LegState:
 class _Trade:
     __slots__ = (
         "done",
+        "fills",
         "last_plan_ns",
         "legs",
         "opp",
@@ -209,6 +214,8 @@ class _Trade:
         self.unhedged = 0
         self.reported_pnl = 0
         self.settled = False  # finished once: legs counted, risk released
+        self.fills: list[OrderFilled] = []
+        """Every new fill of the trade's orders (legs and rollbacks), in arrival order."""
 
     def orders(self) -> list[Order]:
         return [o for ls in self.legs for o in (*ls.orders, *ls.rollbacks)]
@@ -269,6 +276,9 @@ class Executor:
         self._orders: dict[Key, tuple[_Trade, Order]] = {}
         self._unhedged: dict[str, int] = {}
         self._rollback_keys: set[Key] = set()
+        self.on_trade_done: Callable[[Opportunity, list[OrderFilled], int], None] | None = None
+        """Called once per trade when it first finishes, with its fills (a strategy that holds
+        positions, e.g. basis, books its entry or exit there)."""
         self._ended_on: dict[Key, int] = {}
         """(venue, symbol) -> when our last order on that book ended (``ts_recv``)."""
         self._ledger_has_fills: set[Key] = set()  # restored orders whose fills the ledger has
@@ -408,19 +418,18 @@ class Executor:
         if key in self._orders:
             raise InvariantViolation(f"client order id {cmd.client_order_id} on {cmd.venue} reused")
         self._orders[key] = (trade, order)
-        asset, amount = self._reservation(cmd, ls.inst)
-        self.ledger.reserve(cmd.venue, cmd.client_order_id, asset, amount)
+        self._reserve(cmd, ls.inst)
         self.journal.record_command(cmd)
         return order
 
-    def _reservation(self, cmd: PlaceOrder, inst: Instrument) -> tuple[str, int]:
-        if cmd.side is Side.SELL:
-            return inst.base, base_amount(inst, cmd.qty)
+    def _reserve(self, cmd: PlaceOrder, inst: Instrument) -> None:
+        # Hold what the order may use (spot: notional + fee, or base; contracts: the margin
+        # it may add + fee) at its price; a market order at the worst level it would reach.
         px = cmd.px
         if cmd.order_type is OrderType.MARKET:
-            px = self._price(cmd.venue, cmd.symbol, Side.BUY, cmd.qty) or 0
-        n = notional_amount(inst, px, cmd.qty, round_up=True)
-        return inst.quote, n + fee_amount(n, max(self.taker_fee_ppm.get(cmd.venue, 0), 0))
+            px = self._price(cmd.venue, cmd.symbol, cmd.side, cmd.qty) or 0
+        fee_ppm = self.taker_fee_ppm.get(cmd.venue, 0)
+        self.ledger.reserve_order(inst, cmd.client_order_id, cmd.side, px, cmd.qty, fee_ppm)
 
     # -- events ------------------------------------------------------------------------------
 
@@ -442,6 +451,7 @@ class Executor:
         filled = isinstance(ev, OrderFilled) and changed
         if filled:
             assert isinstance(ev, OrderFilled)  # noqa: S101 - narrowing for mypy
+            trade.fills.append(ev)
             if key not in self._ledger_has_fills:
                 self.ledger.on_fill(order.inst, ev)
             cost = self._fill_cost(trade, order, ev)
@@ -515,6 +525,7 @@ class Executor:
                 continue
             order = entry[1]
             if order.apply(ev) and isinstance(ev, OrderFilled):
+                t.fills.append(ev)
                 if not ledger_has_fills:
                     self.ledger.on_fill(order.inst, ev)
                 t.rollback_cost += self._fill_cost(t, order, ev)
@@ -526,8 +537,7 @@ class Executor:
             order = self._orders[key][1]
             if not order.is_terminal:
                 rest = msgspec.structs.replace(cmd, qty=order.remaining)
-                asset, amount = self._reservation(rest, order.inst)
-                self.ledger.reserve(cmd.venue, cmd.client_order_id, asset, amount)
+                self._reserve(rest, order.inst)
                 self.risk.on_orders_sent(cmd.venue, cmd.symbol, now)
         self._trades[opp.id] = t
         self.stats.restored += 1
@@ -541,7 +551,7 @@ class Executor:
         n = len(trade.legs)
         cid = cmd.client_order_id
         k = leg_number(opp.id, cid)
-        if not 0 <= k < 2 * n:
+        if not 0 <= k < 3 * n:
             raise InvariantViolation(
                 f"opportunity {opp.id}: order {cid} is neither a leg nor a rollback order of it"
             )
@@ -580,6 +590,7 @@ class Executor:
             self.rollback,
             now_ns=max(now, trade.start_ns),
             start_ns=trade.start_ns,
+            par=self._par(trade.opp.quote),
         )
         return p.decision is Decision.DONE and p.reason == DONE_BALANCED
 
@@ -597,6 +608,7 @@ class Executor:
             self.rollback,
             now_ns=now,
             start_ns=trade.start_ns,
+            par=self._par(opp.quote),
         )
         trade.last_plan_ns = now
         for cmd in p.commands:
@@ -621,8 +633,12 @@ class Executor:
         self.venues[cancel.venue].submit(cancel, now)
 
     def _send_rollback(self, trade: _Trade, cmd: PlaceOrder, now: int) -> None:
-        ls = trade.leg_of(cmd.venue, cmd.symbol)
-        if not any(lg.rollbacks for lg in trade.legs):
+        # the leg the planner numbered (n + i: hedge/unwind, 2n + i: flatten), not the first
+        # leg on the same venue and symbol
+        n = len(trade.legs)
+        k = leg_number(trade.opp.id, cmd.client_order_id)
+        ls = trade.legs[k % n]
+        if k < 2 * n and not self._rolled(trade):  # a flatten of dust is not a rollback
             self.stats.rollbacks += 1
         ls.rollbacks.append(self._track(trade, ls, cmd))
         self._rollback_keys.add((cmd.venue, cmd.client_order_id))
@@ -654,38 +670,13 @@ class Executor:
         opp = trade.opp
         trade.done = True
         self._active.pop(opp.id, None)
-        rolled = any(ls.rollbacks for ls in trade.legs)
+        rolled = self._rolled(trade)
         if not trade.settled:
             trade.settled = True
-            self.risk.on_opportunity_done(opp.id)
-            st = self.stats
-            for ls in trade.legs:
-                filled = sum(o.filled_qty for o in ls.orders)
-                for o in ls.orders:
-                    if o.filled_qty == o.qty:
-                        st.legs_filled += 1
-                    elif o.filled_qty:
-                        st.partial_fills += 1
-                    else:
-                        st.legs_unfilled += 1
-                if filled == ls.leg.qty:
-                    self.risk.on_leg_success(ls.leg.venue)
-                else:
-                    self.risk.on_leg_failure(ls.leg.venue, now)
-            if rolled:  # the cool-down is per leg book (a triangle's legs differ)
-                for ls in trade.legs:
-                    self.risk.on_rollback(ls.leg.symbol, {ls.leg.venue}, now)
-        home = opp.quote
-        cash = 0
-        fees = 0
-        for o in trade.orders():
-            # home cash only; what the fills moved in other assets is in the residual (marks)
-            if o.inst.quote == home:
-                cash -= int(o.side) * o.notional
-            elif o.inst.base == home:
-                cash += int(o.side) * base_amount(o.inst, o.filled_qty)
-            fees += o.fees.get(home, 0)
-        pnl = cash - fees + sum(p.residual.values())
+            if self.on_trade_done is not None:
+                self.on_trade_done(opp, trade.fills, now)
+            self._settle(trade, rolled, now)
+        pnl, fees = self._trade_pnl(trade, p)
         delta = pnl - trade.reported_pnl
         trade.reported_pnl = pnl
         self._realized += delta
@@ -693,7 +684,7 @@ class Executor:
         self.journal.record_pnl(
             ts=now,
             realized=self._realized,
-            fees=self.ledger.fees.get(home, 0),
+            fees=self.ledger.fees.get(opp.quote, 0),
             unhedged_notional=self.unhedged_notional,
         )
         self.finished.append(
@@ -712,6 +703,62 @@ class Executor:
             )
         )
 
+    @staticmethod
+    def _rolled(trade: _Trade) -> bool:
+        # a hedge or unwind (leg number < 2n) makes a rollback; a flatten of rounding dust
+        # (2n + i) alone does not
+        n = len(trade.legs)
+        return any(
+            leg_number(trade.opp.id, o.client_order_id) < 2 * n
+            for ls in trade.legs
+            for o in ls.rollbacks
+        )
+
+    def _settle(self, trade: _Trade, rolled: bool, now: int) -> None:
+        # Once per trade: the risk gate learns how its legs did.
+        self.risk.on_opportunity_done(trade.opp.id)
+        st = self.stats
+        for ls in trade.legs:
+            filled = sum(o.filled_qty for o in ls.orders)
+            for o in ls.orders:
+                if o.filled_qty == o.qty:
+                    st.legs_filled += 1
+                elif o.filled_qty:
+                    st.partial_fills += 1
+                else:
+                    st.legs_unfilled += 1
+            if filled == ls.leg.qty:
+                self.risk.on_leg_success(ls.leg.venue)
+            else:
+                self.risk.on_leg_failure(ls.leg.venue, now)
+        if rolled:  # the cool-down is per leg book (a triangle's legs differ)
+            for ls in trade.legs:
+                self.risk.on_rollback(ls.leg.symbol, {ls.leg.venue}, now)
+
+    def _trade_pnl(self, trade: _Trade, p: Plan) -> tuple[int, int]:
+        # (PnL, fees) in the home currency: home cash the orders moved (a contract counts as
+        # the synthetic delivery of its base for its quote notional, USD at par with a USD
+        # stablecoin home), minus home fees, plus the residual of every other asset at marks.
+        home = trade.opp.quote
+        par = self._par(home)
+        cash = 0
+        fees = 0
+        for o in trade.orders():
+            if o.inst.quote == home or o.inst.quote in par:
+                cash -= int(o.side) * o.notional
+            elif o.inst.base == home:
+                cash += int(o.side) * fills_base_amount(
+                    o.inst, o.filled_qty, o.fill_value, round_up=False
+                )
+            fees += o.fees.get(home, 0)
+        return cash - fees + sum(p.residual.values()), fees
+
+    @staticmethod
+    def _par(home: str) -> tuple[str, ...]:
+        """Currencies valued at par with ``home``: USD for a USD stablecoin home (an inverse
+        contract's notional is USD)."""
+        return ("USD",) if home in USD_STABLECOINS else ()
+
     # -- rollback accounting -----------------------------------------------------------------
 
     def _fill_cost(self, trade: _Trade, order: Order, ev: OrderFilled) -> int:
@@ -728,10 +775,17 @@ class Executor:
                 ref_qty, ref_value = 1, ls.leg.px
         num = int(order.side) * (ev.px * ref_qty - ref_value) * ev.qty
         sign = 1 if num >= 0 else -1
-        amount = notional_amount(ls.inst, abs(num), 1, round_up=sign > 0)
-        cost = sign * -(-amount // ref_qty) if sign > 0 else -(amount // ref_qty)
+        if ls.inst.inverse:
+            # side * qty * cv * (1/ref - 1/px) in the base, ref = ref_value / ref_qty:
+            # = num * cv / (px * ref_value) (ref_qty cancels), rounded against us
+            amount = contract_base_amount(ls.inst, ev.px * ref_value, abs(num), round_up=sign > 0)
+            cost = sign * amount
+        else:
+            amount = quote_notional(ls.inst, abs(num), 1, round_up=sign > 0)
+            cost = sign * -(-amount // ref_qty) if sign > 0 else -(amount // ref_qty)
         home = trade.opp.quote
-        cost = self._home_value(ls.inst.quote, cost, home)  # a triangle's middle leg: not home
+        # in the PnL currency (the base of an inverse; a triangle's middle leg: not home)
+        cost = self._home_value(pnl_currency(ls.inst), cost, home)
         return cost + self._home_value(ev.fee_ccy, ev.fee, home)
 
     def _home_value(self, asset: str, amount: int, home: str) -> int:

@@ -285,6 +285,9 @@ def strategies(engine: Engine) -> dict[str, StrategySummary]:
             expected_profit_quote=_dec(sum(t.expected_profit for t in done)),
             pnl_quote=_dec(sum(t.pnl for t in done)),
             fees_quote=_dec(sum(t.fees for t in done)),
+            funding_quote=_dec(engine.basis.funding_quote)
+            if kind == "basis" and engine.basis is not None
+            else Decimal(0),
         )
     return out
 

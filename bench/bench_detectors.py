@@ -13,9 +13,11 @@ Groups:
 - ``detectors: triangular priced``: a planted mispricing priced end to end (the three-book
   walk, the exact chain with lot rounding, the ``Opportunity``).
 
-TODO(lead): add ``arb.core.basis.BasisDetector`` to the combined case once it exists (its
-constructor was not settled when this was written; ``test_spatial_triangular_basis`` skips
-until then).
+- ``detectors: all three``: spatial + triangular + basis (OKX BTC-USDT against the OKX
+  BTC-USDT-SWAP linear perpetual, 0.01 BTC a contract, funding known) on the same OKX
+  BTC-USDT update, nothing to trade: the cost of running every strategy on a book that all
+  of them watch. DESIGN §6's target is the whole frame -> decision path (<= 8 us median);
+  ``bench/compare_pipeline.py`` measures that path with the spatial detector.
 
 Each benchmark asserts what the detectors returned. ``extra_info["ns_per_call"]`` is the
 median.
@@ -23,15 +25,16 @@ median.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
-import pytest
-
+from arb.core.basis import BasisConfig
+from arb.core.basis import BasisDetector
+from arb.core.basis import BasisPair
 from arb.core.detector import DetectorConfig
 from arb.core.detector import SpatialDetector
 from arb.core.detector import VenueParams
 from arb.core.events import BookSnapshot
+from arb.core.events import FundingRate
 from arb.core.instruments import Instrument
 from arb.core.instruments import InstrumentKind
 from arb.core.money import AMOUNT_PRECISION
@@ -66,7 +69,20 @@ OKX_BTC = spot("okx", "BTC-USDT", "0.1", "0.00000001")
 OKX_ETHBTC = spot("okx", "ETH-BTC", "0.00001", "0.000001")
 OKX_ETH = spot("okx", "ETH-USDT", "0.01", "0.000001")
 BINANCE_BTC = spot("binance", "BTC-USDT", "0.01", "0.00001")
-INSTRUMENTS = {i.key: i for i in (OKX_BTC, OKX_ETHBTC, OKX_ETH, BINANCE_BTC)}
+OKX_SWAP = Instrument.create(
+    venue="okx",
+    symbol="BTC-USDT-SWAP",
+    venue_symbol="BTC-USDT-SWAP",
+    kind=InstrumentKind.PERP,
+    base="BTC",
+    quote="USDT",
+    settle="USDT",
+    tick_size="0.1",
+    lot_size="0.01",
+    contract_value="0.01",
+    contract_value_ccy="BTC",
+)
+INSTRUMENTS = {i.key: i for i in (OKX_BTC, OKX_ETHBTC, OKX_ETH, BINANCE_BTC, OKX_SWAP)}
 
 VENUES = {
     "okx": VenueParams(taker_fee_ppm=1_000, order_latency_ms=25.0),
@@ -103,6 +119,7 @@ def books(eth_usdt: tuple[str, str] = ("2499.99", "2500.00")) -> dict[Key, BookS
         OKX_ETHBTC.key: sync_of(OKX_ETHBTC, "0.04166", "0.04167", "2"),
         OKX_ETH.key: sync_of(OKX_ETH, *eth_usdt, "2"),
         BINANCE_BTC.key: sync_of(BINANCE_BTC, "60000.05", "60000.06", "0.25"),
+        OKX_SWAP.key: sync_of(OKX_SWAP, "60001.0", "60001.1", "25"),
     }
 
 
@@ -118,6 +135,28 @@ def triangular() -> TriangularDetector:
         venues=["okx"], quote="USDT", max_notional_quote="2000", vol_prior_per_sqrt_s=1e-4
     )
     return TriangularDetector(cfg, INSTRUMENTS, VENUES)
+
+
+def basis() -> BasisDetector:
+    cfg = BasisConfig(
+        pairs=[BasisPair(spot="okx:BTC-USDT", perp="okx:BTC-USDT-SWAP")],
+        horizon_h=8.0,
+        max_notional_quote="2000",
+        vol_prior_per_sqrt_s=1e-4,
+    )
+    det = BasisDetector(cfg, INSTRUMENTS, VENUES)
+    det.on_funding(
+        FundingRate(
+            venue="okx",
+            symbol="BTC-USDT-SWAP",
+            rate_ppb=100_000,
+            funding_time_ns=T0 + 3_600 * 10**9,
+            next_funding_time_ns=T0 + 9 * 3_600 * 10**9,
+            ts_event=T0,
+            ts_recv=T0,
+        )
+    )
+    return det
 
 
 def _timed(benchmark: Any, fn: Any, *args: Any, iterations: int = 1_000) -> Any:
@@ -163,12 +202,28 @@ def test_spatial_and_triangular(benchmark: Any) -> None:
     assert tri.last_refusal in ("NO_EDGE", "FEES_EXCEED_EDGE")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("arb.core.basis") is None, reason="arb.core.basis not built yet"
-)
-def test_spatial_triangular_basis(benchmark: Any) -> None:  # pragma: no cover - TODO(lead)
+def test_basis_alone(benchmark: Any) -> None:
     benchmark.group = "detectors: one update, nothing to trade"
-    pytest.skip("TODO(lead): construct BasisDetector over a spot + perp book set here")
+    b = books()
+    det = basis()
+    assert _timed(benchmark, det.on_book_update, "okx", "BTC-USDT", b, NOW, BALANCES) is None
+    assert det.last_refusal == "BELOW_MIN_ENTRY"
+
+
+def test_spatial_triangular_basis(benchmark: Any) -> None:
+    benchmark.group = "detectors: one update, nothing to trade"
+    b = books()
+    sp, tri, ba = spatial(), triangular(), basis()
+
+    def all_three() -> tuple[Opportunity | None, ...]:
+        return (
+            sp.on_book_update("okx", "BTC-USDT", b, NOW, BALANCES),
+            tri.on_book_update("okx", "BTC-USDT", b, NOW, BALANCES),
+            ba.on_book_update("okx", "BTC-USDT", b, NOW, BALANCES),
+        )
+
+    assert _timed(benchmark, all_three) == (None, None, None)
+    assert ba.last_refusal == "BELOW_MIN_ENTRY"
 
 
 # -- triangular priced --------------------------------------------------------------------

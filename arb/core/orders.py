@@ -38,6 +38,7 @@ from typing import assert_never
 
 import msgspec
 
+from arb.core.contracts import quote_notional
 from arb.core.errors import InvariantViolation
 from arb.core.instruments import Instrument
 from arb.core.messages import CancelOrder
@@ -48,7 +49,6 @@ from arb.core.messages import OrderFilled
 from arb.core.messages import OrderRejected
 from arb.core.messages import OrderType
 from arb.core.messages import PlaceOrder
-from arb.core.money import notional_amount
 from arb.core.types import Side
 
 __all__ = [
@@ -176,9 +176,10 @@ class Order(msgspec.Struct, kw_only=True):
     """One order of ours on one venue, from sending to its terminal event.
 
     Mutable and owned by the executor. Quantities and prices are raw at ``inst``'s precisions;
-    ``notional`` and ``fees`` are at AMOUNT_PRECISION (``notional`` in the quote currency,
-    ``fees`` per fee currency, negative for a rebate). Timestamps are engine time in ns (the
-    events' ``ts_recv``); ``None`` until it happened.
+    ``notional`` and ``fees`` are at AMOUNT_PRECISION (``notional`` in the quote currency, also
+    for inverse contracts: ``contracts * contract value``; ``fees`` per fee currency, negative
+    for a rebate). Timestamps are engine time in ns (the events' ``ts_recv``); ``None`` until
+    it happened.
     """
 
     client_order_id: str
@@ -194,9 +195,17 @@ class Order(msgspec.Struct, kw_only=True):
     state: OrderState = OrderState.PENDING_NEW
     filled_qty: int = 0
     fill_value: int = 0
-    """Sum of ``px * qty`` over the fills (raw, exact)."""
+    """Sum of ``px * qty`` over the fills (raw, at the price + size precisions, exact): the
+    numerator of ``avg_px``. Of a spot or linear order it is the quote notional before
+    scaling (``notional`` is it at AMOUNT_PRECISION); of an inverse contract it is no amount
+    of anything (its quote notional does not depend on the price, its base amount
+    ``sum(qty * cv / px)`` needs each fill's price: ``contracts.fills_base_amount`` bounds it
+    from this sum)."""
     notional: int = 0
-    """Quote amount of the fills, rounded once, never in our favour."""
+    """Quote amount of the fills at AMOUNT_PRECISION (``contracts.quote_notional``), rounded
+    once, never in our favour (up for a buy): ``fill_value * cv`` for spot and linear
+    contracts, ``filled_qty * cv`` (the contracts' face value, whatever the prices) for
+    inverse contracts."""
     fees: dict[str, int] = msgspec.field(default_factory=dict)
     trade_ids: set[str] = msgspec.field(default_factory=set)
     venue_order_id: str = ""
@@ -325,10 +334,13 @@ class Order(msgspec.Struct, kw_only=True):
         self.trade_ids.add(e.trade_id)
         self.filled_qty = filled
         self.fill_value += e.px * e.qty
-        # notional_amount multiplies its two raw arguments, so the exact sum of px*qty is
-        # rounded once here (at the instrument's price+size scale), not once per fill.
         buy = self.side is Side.BUY
-        self.notional = notional_amount(self.inst, self.fill_value, 1, round_up=buy)
+        if self.inst.inverse:  # qty * cv: the price plays no part
+            self.notional = quote_notional(self.inst, 0, filled, round_up=buy)
+        else:
+            # quote_notional multiplies its two raw arguments, so the exact sum of px*qty is
+            # rounded once here (at the instrument's price+size scale), not once per fill.
+            self.notional = quote_notional(self.inst, self.fill_value, 1, round_up=buy)
         self.fees[e.fee_ccy] = self.fees.get(e.fee_ccy, 0) + e.fee
         return True
 

@@ -22,9 +22,10 @@ Rule (deterministic):
 1. an order still in flight -> **WAIT** (its fills would change the answer); in-flight orders
    older than ``order_timeout_ms``, or sent before the budget escalation began, are
    cancelled (never the escalation's own marketable orders);
-2. nothing to trade after rounding to the lot -> **DONE** ``UNWIND_SKIPPED: residual_qty=0``;
-   every asset's residual within ``residual_tolerance`` -> **DONE**
-   ``UNWIND_SKIPPED: within_tolerance``;
+2. the legs balanced (nothing to hedge or unwind after rounding to the lot) -> flatten the
+   residual left in the assets (**Flatten**, below), else **DONE**
+   ``UNWIND_SKIPPED: residual_qty=0``; every asset's residual within ``residual_tolerance``
+   -> **DONE** ``UNWIND_SKIPPED: within_tolerance``;
 3. each way is priced with ``pricer`` (the price that takes the quantity now) and valued in the
    home currency: what its orders pay and receive, every asset at ``marks``. A way is viable
    when its orders are priced, at least the instrument's minimum size and notional, not on a
@@ -46,16 +47,51 @@ target moved up, the unwind target down), so dust does not stay unhedged. After
 ``max_rollback_orders`` the planner stops: **DONE** ``UNWIND_SKIPPED: attempts_exhausted``, and
 the residual stays in the unhedged total that the risk gate limits.
 
-Client order ids: the rollback orders of leg ``i`` (of ``n``) are leg ``n + i`` of the
-opportunity, attempt ``k`` = how many rollback orders that leg already has. Re-planning the
-same state gives the same ids (a re-send is never doubled by the venue); a new attempt only
-exists once the previous rollback order is in the state the executor passes in.
+**Flatten**. Balanced fractions balance the legs' quantities, not the assets they move: when
+a leg is quoted in another asset than home (a triangle's middle leg, ETH-BTC in
+USDT>BTC>ETH>USDT) and a hedge traded at a worse price than the leg, the legs end balanced but
+short (or long) of the intermediate asset (BTC); fees charged in the base, and an inverse
+contract's base at its fill prices, leave a residual the same way. Once the legs are balanced,
+every non-home asset whose residual (``residual_exposure``) exceeds ``residual_tolerance`` is
+traded back by one order on the leg whose instrument trades that asset (base) against home
+(quote, or a ``par`` asset), not inverse: the first such leg on the flatten side (its venue
+had the balance for that side), else the first such leg; an asset no leg pairs with home stays.
+Its quantity is the asset's net amount in lots, rounded to the nearest lot (ties toward zero).
+Dust stays: a residual of at most half a lot, or one that rounds to less than the instrument's
+minimum size or notional (at the leg's limit price), is not traded (then **DONE**
+``residual_qty=0``: nothing an order could trade; the dust stays in the residual, which the
+risk gate's unhedged total limits, and ``residual_tolerance`` says how much is acceptable).
+Unlike the legs' dust (above), it is not padded to a round trip of the minimum: a round trip
+to flatten a residual smaller than the minimum costs more in fees and spread than the residual
+is worth, and on a venue whose lot is far below its minimum it would follow most trades. The
+order is
+a limit IOC at the executable price moved ``max_unwind_slippage_bps`` (decision **UNWIND**,
+``UNWIND: flatten``), or an escalation order when the plan escalates (**ESCALATE**, as rule 4,
+MARKET or IOC at the price, or the leg's limit when unpriced, moved
+``escalation_slippage_bps``); ``Plan.direction`` is ``"flatten"``. Unpriced and not escalating:
+**WAIT** ``no_price``; every flatten side rejected as above: **DONE**
+``UNWIND_SKIPPED: rejected``. Flatten orders count in ``max_attempts`` (they are rollback orders
+of their leg) and in ``max_rollback_orders``.
+
+Client order ids (``<opportunity>L<k>A<attempt>``, ``arb.core.messages.client_order_id``), for
+an opportunity of ``n`` legs:
+
+- ``k = i`` (``0 <= i < n``): leg ``i``'s own orders;
+- ``k = n + i``: hedges and unwinds of leg ``i`` (its side: more of the leg; the other side:
+  less), counted in the leg's fill;
+- ``k = 2n + i``: flatten orders on leg ``i``'s instrument; in ``LegFills.rollbacks`` with the
+  others and in the residual, but **not** in the leg's fill (so the next plan does not take a
+  flatten for a hedge or an unwind and reverse it).
+
+The attempt is how many rollback orders (both ranges) that leg already has. Re-planning the same
+state gives the same ids (a re-send is never doubled by the venue); a new attempt only exists
+once the previous rollback order is in the state the executor passes in.
 
 Residual exposure per asset (``residual_exposure``) is the net amount the fills moved
 (buys, sells and fees in the legs' own assets), valued at ``marks`` in the home currency at
 AMOUNT_PRECISION (signed: long > 0), rounded away from zero. The home asset (where the profit
-lands) is not exposure. Planning is on quantities; a fee charged in the base is reported in
-the residual but cannot be traded below a lot.
+lands) is not exposure. Hedges and unwinds are planned on quantities; what they leave in the
+assets is flattened as above.
 
 Instruments are valued with ``arb.core.contracts``: spot and linear contracts hold
 ``qty * contract_value`` base for ``qty * contract_value * px`` quote; an inverse contract
@@ -75,6 +111,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Mapping
@@ -122,6 +159,9 @@ __all__ = [
 
 NS_PER_MS = 1_000_000
 UNIT = POW10[AMOUNT_PRECISION]
+FLATTEN = "flatten"
+"""``Plan.direction`` of flatten orders (the residual of one asset, traded against home)."""
+_CID_SUFFIX = re.compile(r"L(\d+)A(\d+)")
 
 Pricer = Callable[[str, str, Side, int], int | None]
 """``(venue, symbol, side, qty) -> raw price`` that takes ``qty`` on that side now (the worst
@@ -136,7 +176,8 @@ class Decision(enum.StrEnum):
     HEDGE = "hedge"
     """Complete the short legs at a bounded worse price."""
     UNWIND = "unwind"
-    """Reverse the excess of the long legs at a bounded price."""
+    """Reverse the excess of the long legs at a bounded price (or, ``direction`` ``"flatten"``,
+    trade an asset's residual back against home at a bounded price)."""
     ESCALATE = "escalate"
     """Budget nearly spent (or attempts used up): marketable orders, ``direction`` says which."""
     WAIT = "wait"
@@ -194,8 +235,9 @@ class LegFills(msgspec.Struct, frozen=True, kw_only=True):
     """One leg of an opportunity with every order sent for it.
 
     ``orders`` are the leg's own orders (client order ids ``(opportunity, i, attempt)``, the
-    leg's side); ``rollbacks`` are the orders the planner asked for on this leg, in the order
-    they were sent (either side: a hedge has the leg's side, an unwind the other one).
+    leg's side); ``rollbacks`` are the orders the planner asked for on this leg's instrument, in
+    the order they were sent (either side: a hedge has the leg's side, an unwind the other
+    one), flatten orders (leg ``2n + i``) included.
     """
 
     leg: Leg
@@ -212,9 +254,11 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     """A code: ``HEDGE: within_slippage``, ``UNWIND: cheaper``, ``UNWIND_SKIPPED: ...``."""
     commands: tuple[Command, ...]
     direction: str = ""
-    """``"hedge"`` or ``"unwind"`` for HEDGE, UNWIND and ESCALATE orders; else empty."""
+    """``"hedge"``, ``"unwind"`` or ``"flatten"`` for HEDGE, UNWIND and ESCALATE orders; else
+    empty."""
     deltas: tuple[int, ...] = ()
-    """Signed quantity per leg sent by this plan (> 0: more of the leg, < 0: reversed)."""
+    """Signed quantity per leg sent by this plan (> 0: the leg's side, < 0: the other side);
+    for ``"flatten"``, of the flatten orders on the leg's instrument."""
     residual: dict[str, int] = {}
     """``residual_exposure`` before these commands."""
     elapsed_ns: int = 0
@@ -318,12 +362,13 @@ def plan(
             )
         )
         return msgspec.structs.replace(base, reason="WAIT: in_flight", commands=cancels)
-    fills = [_net_fill(lf) for lf in legs]
+    fills = [_net_fill(opportunity_id, len(legs), lf) for lf in legs]
     hedge = _way(legs, fills, _ref(legs, fills, max), Decision.HEDGE, pricer, marks, home, config)
     unwind = _way(legs, fills, _ref(legs, fills, min), Decision.UNWIND, pricer, marks, home, config)
     base = msgspec.structs.replace(base, hedge_value=hedge.value, unwind_value=unwind.value)
     if not any(hedge.deltas) and not any(unwind.deltas):
-        return msgspec.structs.replace(base, decision=Decision.DONE, reason=DONE_BALANCED)
+        flats = _flats(home, legs, pricer, config, residual, par)
+        return _flatten(opportunity_id, legs, flats, base, escalating, config, now_ns)
     if all(abs(v) <= config.residual_tolerance for v in residual.values()):
         return msgspec.structs.replace(base, decision=Decision.DONE, reason=DONE_WITHIN_TOLERANCE)
     if sum(len(lf.rollbacks) for lf in legs) >= config.max_rollback_orders:
@@ -443,11 +488,25 @@ def _net_amounts(legs: Sequence[LegFills]) -> dict[str, int]:
     return net
 
 
-def _net_fill(lf: LegFills) -> int:
+def _leg_number(opportunity_id: str, cid: str) -> int:
+    # ``k`` of ``<opportunity_id>L<k>A<attempt>`` (``messages.client_order_id``); -1 if another.
+    if not cid.startswith(opportunity_id):
+        return -1
+    m = _CID_SUFFIX.fullmatch(cid[len(opportunity_id) :])
+    return int(m.group(1)) if m is not None else -1
+
+
+def _is_flatten(opportunity_id: str, n: int, o: Order) -> bool:
+    return _leg_number(opportunity_id, o.client_order_id) >= 2 * n
+
+
+def _net_fill(opportunity_id: str, n: int, lf: LegFills) -> int:
+    # The leg's own fills plus its hedges, minus its unwinds; flatten orders are not the leg's.
     side = lf.leg.side
     f = sum(o.filled_qty for o in lf.orders)
     for o in lf.rollbacks:
-        f += o.filled_qty if o.side is side else -o.filled_qty
+        if not _is_flatten(opportunity_id, n, o):
+            f += o.filled_qty if o.side is side else -o.filled_qty
     return f
 
 
@@ -670,6 +729,131 @@ def _escalate(
         direction=way.kind.value,
         deltas=tuple(way.deltas),
         commands=_orders(opportunity_id, legs, way, limits, otype, now_ns),
+    )
+
+
+class _Flat(msgspec.Struct, frozen=True, kw_only=True):
+    # One flatten order: on leg ``leg``'s instrument, the executable price of ``qty`` (None:
+    # unpriced) and why it cannot be sent ("", "no_price" or "rejected").
+    leg: int
+    side: Side
+    qty: int
+    px: int | None
+    blocker: str
+
+
+def _flatten_leg(
+    legs: Sequence[LegFills], asset: str, homes: Collection[str], side: Side
+) -> int | None:
+    # The leg trading ``asset`` (base) against home (quote), not inverse: the first on the
+    # flatten side (its venue had the balance for that side), else the first; None if none.
+    pairs = [
+        i
+        for i, lf in enumerate(legs)
+        if lf.inst.base == asset and lf.inst.quote in homes and not lf.inst.inverse
+    ]
+    same = [i for i in pairs if legs[i].leg.side is side]
+    if same or pairs:
+        return (same or pairs)[0]
+    return None
+
+
+def _flats(
+    home: str,
+    legs: Sequence[LegFills],
+    pricer: Pricer,
+    config: UnwindConfig,
+    residual: Mapping[str, int],
+    par: Collection[str],
+) -> list[_Flat]:
+    # The flatten order of every asset whose residual exceeds the tolerance and rounds to at
+    # least the minimum order of a leg that pairs it with home (ties toward zero: half a lot
+    # stays).
+    net = _net_amounts(legs)
+    homes = {home, *par}
+    out: list[_Flat] = []
+    for asset, value in residual.items():
+        amount = net[asset]
+        if abs(value) <= config.residual_tolerance or not amount:
+            continue
+        side = Side.SELL if amount > 0 else Side.BUY
+        i = _flatten_leg(legs, asset, homes, side)
+        if i is None:
+            continue
+        lf = legs[i]
+        inst, lot = lf.inst, lf.inst.lot_raw
+        per_lot = base_amount(inst, 0, lot, round_up=False)
+        lots = (2 * abs(amount) + per_lot - 1) // (2 * per_lot)
+        if not lots:
+            continue
+        qty = lots * lot
+        if qty < _min_qty(inst, lf.leg.px):  # dust: a round trip of the minimum costs more
+            continue
+        px = pricer(lf.leg.venue, lf.leg.symbol, side, qty)
+        blocker = "rejected" if _was_rejected(lf, side, config) else ""
+        out.append(_Flat(leg=i, side=side, qty=qty, px=px, blocker=blocker or _no_px(px)))
+    return out
+
+
+def _no_px(px: int | None) -> str:
+    return "no_price" if px is None else ""
+
+
+def _flatten(
+    opportunity_id: str,
+    legs: Sequence[LegFills],
+    flats: list[_Flat],
+    base: Plan,
+    escalating: str,
+    config: UnwindConfig,
+    now_ns: int,
+) -> Plan:
+    # The legs are balanced: flatten what residual remains, or DONE.
+    if not flats:
+        return msgspec.structs.replace(base, decision=Decision.DONE, reason=DONE_BALANCED)
+    if sum(len(lf.rollbacks) for lf in legs) >= config.max_rollback_orders:
+        return msgspec.structs.replace(base, decision=Decision.DONE, reason=DONE_EXHAUSTED)
+    lifted = ("", "no_price") if escalating else ("",)
+    send = [f for f in flats if f.blocker in lifted]
+    if not send:
+        if any(f.blocker == "no_price" for f in flats):
+            return msgspec.structs.replace(base, reason="WAIT: no_price")
+        return msgspec.structs.replace(
+            base, decision=Decision.DONE, reason="UNWIND_SKIPPED: rejected"
+        )
+    n = len(legs)
+    otype = config.escalation_order_type if escalating else OrderType.IOC
+    ppm = bps_to_ppm(
+        config.escalation_slippage_bps if escalating else config.max_unwind_slippage_bps
+    )
+    deltas = [0] * n
+    commands: list[Command] = []
+    for f in send:
+        lf = legs[f.leg]
+        deltas[f.leg] = f.qty if f.side is lf.leg.side else -f.qty
+        limit = 0
+        if otype is OrderType.IOC:
+            limit = _move(f.px or lf.leg.px, f.side, ppm, lf.inst.tick_raw)
+        commands.append(
+            PlaceOrder(
+                venue=lf.leg.venue,
+                symbol=lf.leg.symbol,
+                client_order_id=client_order_id(opportunity_id, 2 * n + f.leg, len(lf.rollbacks)),
+                side=f.side,
+                order_type=otype,
+                px=limit,
+                qty=f.qty,
+                ts=now_ns,
+                opportunity_id=opportunity_id,
+            )
+        )
+    return msgspec.structs.replace(
+        base,
+        decision=Decision.ESCALATE if escalating else Decision.UNWIND,
+        reason=escalating or "UNWIND: flatten",
+        direction=FLATTEN,
+        deltas=tuple(deltas),
+        commands=tuple(commands),
     )
 
 

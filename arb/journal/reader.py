@@ -1,4 +1,5 @@
-"""Reading a journal back: every record type, open orders, fills, totals and the row digest."""
+"""Reading a journal back: every record type, open orders and positions, fills, totals and the
+row digest."""
 
 from __future__ import annotations
 
@@ -25,16 +26,20 @@ from arb.core.opportunity import Leg
 from arb.core.opportunity import Opportunity
 from arb.core.types import Side
 from arb.journal.schema import DIGEST_TABLES
+from arb.journal.schema import READABLE_VERSIONS
 from arb.journal.schema import SCHEMA_VERSION
+from arb.journal.schema import TABLE_SINCE
 from arb.journal.schema import JournalError
 
 __all__ = [
     "Balance",
     "Decision",
     "Fill",
+    "FundingRow",
     "JournalReader",
     "OpenOrder",
     "Pnl",
+    "PositionRow",
     "Rollback",
     "Run",
     "Totals",
@@ -109,6 +114,70 @@ class OpenOrder(msgspec.Struct, frozen=True, kw_only=True):
     """From the venue's ack; empty if no ack was journaled yet."""
 
 
+class FundingRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One funding settlement of one position (``Journal.record_funding``)."""
+
+    ts: int
+    """The funding time settled (ns)."""
+    venue: str
+    symbol: str
+    position_id: str
+    """The strategy position paid or charged; empty for a venue's account settlement."""
+    position: int
+    """Signed contracts (long > 0), raw at the instrument's size precision."""
+    mark_px: int
+    """Raw mark price of the settlement; 0 when the source did not give it."""
+    value: int
+    """The position's value in ``ccy`` at AMOUNT_PRECISION; 0 when not given."""
+    rate_ppb: int
+    amount: int
+    """Received (negative: paid) in ``ccy`` at AMOUNT_PRECISION."""
+    ccy: str
+    amount_quote: int
+    """``amount`` valued in ``quote``; 0 (and ``quote`` empty) when not valued."""
+    quote: str
+    source: str
+
+
+class PositionRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A strategy position opened or closed (``Journal.record_position``): sizes and prices
+    raw (sizes signed, long > 0; ``perp_qty`` in contracts), money at AMOUNT_PRECISION."""
+
+    ts: int
+    position_id: str
+    event: str
+    """``open`` or ``close``."""
+    strategy: str
+    pair: str
+    direction: str
+    quote: str
+    """Currency of ``spot_flow``, ``funding_quote``, ``fees_quote`` and ``realised``."""
+    spot_venue: str
+    spot_symbol: str
+    spot_qty: int
+    spot_px: int
+    """Average fill price of the event: entry (``open``) or exit (``close``)."""
+    perp_venue: str
+    perp_symbol: str
+    perp_qty: int
+    perp_px: int
+    perp_ccy: str
+    """Currency of ``perp_flow`` and ``funding`` (the perp's PnL currency)."""
+    horizon_end_ns: int
+    spot_flow: int
+    """The leg's cash flow after the event (on ``close``: the leg's PnL); so ``perp_flow``."""
+    perp_flow: int
+    conversion_px: int
+    funding: int
+    funding_quote: int
+    fees_quote: int
+    fees: dict[str, int]
+    """Each fee per currency, as charged."""
+    realised: int
+    """On ``close``: ``spot_flow + perp PnL in the quote + funding_quote - fees_quote``."""
+    holding_ns: int
+
+
 class Totals(msgspec.Struct, frozen=True, kw_only=True):
     runs: int
     opportunities: int
@@ -133,6 +202,10 @@ class Totals(msgspec.Struct, frozen=True, kw_only=True):
     ``unhedged_notional``."""
     pnl_fees: int
     unhedged_notional: int
+    funding: dict[str, int] = {}
+    """Sum of funding received (negative: paid) per currency, at AMOUNT_PRECISION."""
+    positions_opened: int = 0
+    positions_closed: int = 0
 
 
 _legs_decoder = msgspec.json.Decoder(tuple[Leg, ...])
@@ -140,6 +213,7 @@ _inputs_decoder = msgspec.json.Decoder(dict[str, int | float | str])
 _event_decoder = msgspec.json.Decoder(OrderEvent)
 _accepted_decoder = msgspec.json.Decoder(OrderAccepted)
 _instrument_decoder = msgspec.json.Decoder(Instrument)
+_fees_decoder = msgspec.json.Decoder(dict[str, int])
 _encoder = msgspec.json.Encoder()
 
 
@@ -163,19 +237,26 @@ class JournalReader:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.path = path
         self._conn = conn
+        self.version = SCHEMA_VERSION
+        """The journal's schema version (older ones lack tables: their queries give none)."""
 
-    def _check_version(self) -> None:
+    def _check_version(self, versions: tuple[int, ...] = READABLE_VERSIONS) -> None:
         try:
             row = self._conn.execute(
                 "SELECT version, amount_precision FROM schema_version"
             ).fetchone()
         except sqlite3.DatabaseError as e:
             raise JournalError(f"{self.path}: not an arb journal: {e}") from e
-        if row != (SCHEMA_VERSION, AMOUNT_PRECISION):
+        if row is None or row[0] not in versions or row[1] != AMOUNT_PRECISION:
+            wanted = " or ".join(f"({v}, {AMOUNT_PRECISION})" for v in versions)
             raise JournalError(
                 f"{self.path}: journal schema (version, amount precision) is {row}; "
-                f"this arb reads ({SCHEMA_VERSION}, {AMOUNT_PRECISION})"
+                f"this arb reads {wanted}"
             )
+        self.version = row[0]
+
+    def _has(self, table: str) -> bool:
+        return TABLE_SINCE.get(table, 2) <= self.version
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         return self._conn.execute(sql, params).fetchall()
@@ -275,7 +356,39 @@ class JournalReader:
             for t, r, f, u in rows
         ]
 
+    def funding(self, position_id: str | None = None) -> list[FundingRow]:
+        """Funding settlements in the order journaled; only those of ``position_id`` if given
+        (``""``: those tied to no position)."""
+        if not self._has("funding"):
+            return []
+        if position_id is None:
+            rows = self._rows(_FUNDING_SQL + " ORDER BY seq")
+        else:
+            rows = self._rows(_FUNDING_SQL + " WHERE position_id = ? ORDER BY seq", (position_id,))
+        return [_funding(r) for r in rows]
+
+    def funding_totals(self, position_id: str | None = None) -> dict[str, int]:
+        """Funding received (negative: paid) per currency, sorted by currency; only that of
+        ``position_id`` if given."""
+        out: Counter[str] = Counter()
+        for f in self.funding(position_id):
+            out[f.ccy] += f.amount
+        return dict(sorted(out.items()))
+
+    def positions(self) -> list[PositionRow]:
+        """Every position event (``open``, ``close``) in the order journaled."""
+        if not self._has("positions"):
+            return []
+        return [_position(r) for r in self._rows(_POSITION_SQL + " ORDER BY seq")]
+
     # -- restart recovery and the report ----------------------------------------------------
+
+    def open_positions(self) -> list[PositionRow]:
+        """The ``open`` rows of positions with no ``close`` row, in the order opened (restart
+        recovery: their funding since is ``funding(position_id)``)."""
+        if not self._has("positions"):
+            return []
+        return [_position(r) for r in self._rows(_OPEN_POSITIONS_SQL)]
 
     def open_orders(self) -> list[OpenOrder]:
         """Orders with no reject or cancel and fills short of their size, in the order sent."""
@@ -317,6 +430,11 @@ class JournalReader:
         )
         realized, pnl_fees, unhedged = (_amt(x) for x in last[0]) if last else (0, 0, 0)
         fills = self._count("fills")
+        positions = (
+            dict(self._rows("SELECT event, COUNT(*) FROM positions GROUP BY event"))
+            if self._has("positions")
+            else {}
+        )
         return Totals(
             runs=self._count("runs"),
             opportunities=self._count("opportunities"),
@@ -333,6 +451,9 @@ class JournalReader:
             realized_pnl=realized,
             pnl_fees=pnl_fees,
             unhedged_notional=unhedged,
+            funding=self.funding_totals(),
+            positions_opened=positions.get("open", 0),
+            positions_closed=positions.get("close", 0),
         )
 
     # -- integrity --------------------------------------------------------------------------
@@ -343,12 +464,15 @@ class JournalReader:
         Every table in a fixed order, its rows ordered by primary key, each row as a JSON
         array of its column values (after a header naming the table and its columns), one per
         line. Columns that depend on the wall clock or the machine are left out
-        (``runs.started_wall_ns``, ``runs.recording``; see ``schema.DIGEST_TABLES``). Rows not
+        (``runs.started_wall_ns``, ``runs.recording``; see ``schema.DIGEST_TABLES``). A journal
+        of an older schema version is digested over its own tables, as that version did. Rows not
         yet committed by this connection are included, so the digest does not depend on the
         commit batching. The same events in the same order give the same digest on any machine.
         """
         h = hashlib.sha256(b"arb-journal\n")
         for table, order_by, excluded in DIGEST_TABLES:
+            if not self._has(table):
+                continue
             cols = [r[1] for r in self._rows(f"PRAGMA table_info({table})") if r[1] not in excluded]
             h.update(_encoder.encode([table, cols]) + b"\n")
             cur = self._conn.execute(
@@ -397,6 +521,50 @@ _FILL_SQL = (
     "f.trade_id, f.side, f.px, f.qty, f.fee, f.fee_ccy, f.liquidity, f.ts_event, f.ts_recv "
     "FROM fills f LEFT JOIN orders o ON o.venue = f.venue AND o.client_order_id = f.client_order_id"
 )
+
+
+_FUNDING_SQL = (
+    "SELECT ts, venue, symbol, position_id, position, mark_px, value, rate_ppb, amount, ccy, "
+    "amount_quote, quote, source FROM funding"
+)
+# PositionRow's fields are the positions table's columns, in the same order.
+_POSITION_SQL = f"SELECT {', '.join(PositionRow.__struct_fields__)} FROM positions"  # noqa: S608
+_OPEN_POSITIONS_SQL = (
+    _POSITION_SQL  # noqa: S608
+    + " p WHERE p.event = 'open' AND NOT EXISTS (SELECT 1 FROM positions c "
+    "WHERE c.position_id = p.position_id AND c.event = 'close') ORDER BY p.seq"
+)
+_POSITION_RAW = ("spot_qty", "spot_px", "perp_qty", "perp_px", "conversion_px")
+_POSITION_MONEY = ("spot_flow", "perp_flow", "funding", "funding_quote", "fees_quote", "realised")
+
+
+def _funding(r: Any) -> FundingRow:
+    ts, venue, symbol, pid, position, mark, value, rate, amount, ccy, amount_q, quote, src = r
+    return FundingRow(
+        ts=ts,
+        venue=venue,
+        symbol=symbol,
+        position_id=pid,
+        position=int(position),
+        mark_px=int(mark),
+        value=_amt(value),
+        rate_ppb=rate,
+        amount=_amt(amount),
+        ccy=ccy,
+        amount_quote=_amt(amount_q),
+        quote=quote,
+        source=src,
+    )
+
+
+def _position(r: Any) -> PositionRow:
+    f = dict(zip(PositionRow.__struct_fields__, r, strict=True))
+    for k in _POSITION_RAW:
+        f[k] = int(f[k])
+    for k in _POSITION_MONEY:
+        f[k] = _amt(f[k])
+    f["fees"] = _fees_decoder.decode(f["fees"])
+    return PositionRow(**f)
 
 
 def _opportunity(r: Any) -> Opportunity:

@@ -29,6 +29,8 @@ from arb.journal.reader import JournalReader
 from arb.journal.reader import _connect
 from arb.journal.schema import DDL
 from arb.journal.schema import DECISIONS
+from arb.journal.schema import MIGRATIONS
+from arb.journal.schema import POSITION_EVENTS
 from arb.journal.schema import ROLLBACK_DECISIONS
 from arb.journal.schema import SCHEMA_VERSION
 from arb.journal.schema import JournalError
@@ -45,6 +47,21 @@ def _amt(x: int) -> str:
     return from_raw(x, AMOUNT_PRECISION)
 
 
+def _migrate(c: sqlite3.Connection) -> None:
+    # Inside the caller's transaction: upgrade a known older version step by step; anything
+    # else is left as it is for _check_version to refuse.
+    rows = c.execute("SELECT version, amount_precision FROM schema_version").fetchall()
+    if len(rows) != 1 or rows[0][1] != AMOUNT_PRECISION:
+        return
+    version = rows[0][0]
+    while version in MIGRATIONS and version < SCHEMA_VERSION:
+        for stmt in MIGRATIONS[version].split(";"):
+            if stmt.strip():
+                c.execute(stmt)
+        version += 1
+        c.execute("UPDATE schema_version SET version = ?", (version,))
+
+
 class Journal(JournalReader):
     """The run's journal, opened (created if missing) on ``path`` for writing and reading.
 
@@ -55,7 +72,12 @@ class Journal(JournalReader):
     crash but may lose the last commits on a power loss or OS crash; ``"FULL"`` syncs every
     commit to disk and loses nothing there either, at a cost per commit.
 
-    Raises ``JournalError`` when ``path`` is not a journal or has another schema version.
+    A journal of an older schema version that ``schema.MIGRATIONS`` knows (version 2) is
+    upgraded in place on opening, in one transaction: the new tables are created and the
+    version is bumped; the rows already there are not touched.
+
+    Raises ``JournalError`` when ``path`` is not a journal or has a schema version (or amount
+    precision) it cannot upgrade.
     """
 
     def __init__(
@@ -96,12 +118,14 @@ class Journal(JournalReader):
                 c.execute(
                     "INSERT INTO schema_version VALUES (?, ?)", (SCHEMA_VERSION, AMOUNT_PRECISION)
                 )
+            else:
+                _migrate(c)
             c.execute("COMMIT")
         except sqlite3.DatabaseError as e:
             raise JournalError(f"{self.path}: not an arb journal: {e}") from e
         if mode != "wal":
             raise JournalError(f"{self.path}: WAL mode refused (journal_mode={mode})")
-        self._check_version()
+        self._check_version((SCHEMA_VERSION,))
 
     # -- transactions -----------------------------------------------------------------------
 
@@ -356,3 +380,142 @@ class Journal(JournalReader):
                 "INSERT INTO pnl (ts, realized, fees, unhedged_notional) VALUES (?, ?, ?, ?)",
                 (ts, _amt(realized), _amt(fees), _amt(unhedged_notional)),
             )
+
+    def record_funding(
+        self,
+        *,
+        ts: int,
+        venue: str,
+        symbol: str,
+        amount: int,
+        ccy: str,
+        rate_ppb: int,
+        position: int,
+        source: str,
+        value: int = 0,
+        mark_px: int = 0,
+        position_id: str = "",
+        amount_quote: int = 0,
+        quote: str = "",
+    ) -> None:
+        """Journal one funding settlement of one position (each one, as it was booked).
+
+        ``amount`` is what was received, in ``ccy`` at AMOUNT_PRECISION (negative: paid), at
+        ``rate_ppb`` on ``position`` signed contracts (raw, long > 0) settled at ``ts``.
+        ``value`` (the position's value in ``ccy``) and ``mark_px`` (raw) are 0 when the source
+        does not give them. ``position_id`` ties the payment to a strategy position (``""``: a
+        venue's account settlement, e.g. the simulated venue's); ``amount_quote`` is the amount
+        valued in ``quote`` (the position's quote currency), 0 and ``""`` when not valued.
+        ``source`` says who computed it (``"recorded"``, ``"config"``, ``"basis"``, ...).
+
+        Explicit fields rather than a struct: the core's and the simulated venue's
+        ``FundingPayment`` differ, and the journal stays independent of both.
+        """
+        with self._event() as c:
+            c.execute(
+                "INSERT INTO funding (ts, venue, symbol, position_id, position, mark_px, value, "
+                "rate_ppb, amount, ccy, amount_quote, quote, source) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    ts,
+                    venue,
+                    symbol,
+                    position_id,
+                    str(position),
+                    str(mark_px),
+                    _amt(value),
+                    rate_ppb,
+                    _amt(amount),
+                    ccy,
+                    _amt(amount_quote),
+                    quote,
+                    source,
+                ),
+            )
+
+    def record_position(
+        self,
+        *,
+        ts: int,
+        position_id: str,
+        event: str,
+        strategy: str,
+        pair: str,
+        direction: str,
+        quote: str,
+        spot_venue: str,
+        spot_symbol: str,
+        spot_qty: int,
+        perp_venue: str,
+        perp_symbol: str,
+        perp_qty: int,
+        perp_ccy: str,
+        spot_px: int = 0,
+        perp_px: int = 0,
+        horizon_end_ns: int = 0,
+        spot_flow: int = 0,
+        perp_flow: int = 0,
+        conversion_px: int = 0,
+        funding: int = 0,
+        funding_quote: int = 0,
+        fees_quote: int = 0,
+        fees: Mapping[str, int] | None = None,
+        realised: int = 0,
+        holding_ns: int = 0,
+    ) -> bool:
+        """Journal a strategy position's ``open`` or ``close``; ``False`` (nothing written) when
+        that event of ``position_id`` is already journaled.
+
+        Sizes are raw and signed (long > 0): ``spot_qty`` base units, ``perp_qty`` contracts;
+        on ``close`` they are the size that was closed. ``spot_px`` / ``perp_px`` are the raw
+        average fill prices of the event (entry on ``open``, exit on ``close``). Money is at
+        AMOUNT_PRECISION: ``spot_flow`` (quote) and ``perp_flow`` (``perp_ccy``, the perp's PnL
+        currency) are the legs' cash flows after the event (on ``close``: each leg's PnL);
+        ``funding`` (``perp_ccy``) and ``funding_quote`` the funding received in total;
+        ``fees_quote`` the fees valued in the quote and ``fees`` each fee per currency as
+        charged; on ``close``, ``realised`` (quote), ``conversion_px`` (raw price an inverse
+        perp's PnL was valued at) and ``holding_ns``. ``BasisPosition`` (open) and
+        ``BasisClose`` (close) of ``arb.core.basis`` hold these values; they are passed as
+        fields so that the journal does not depend on the strategy's structs.
+        """
+        if event not in POSITION_EVENTS:
+            raise ValueError(f"event must be one of {POSITION_EVENTS}, was {event!r}")
+        fees_json = _sorted_encoder.encode(dict(fees or {})).decode()
+        with self._event() as c:
+            cur = c.execute(
+                "INSERT INTO positions (ts, position_id, event, strategy, pair, direction, quote, "
+                "spot_venue, spot_symbol, spot_qty, spot_px, perp_venue, perp_symbol, perp_qty, "
+                "perp_px, perp_ccy, horizon_end_ns, spot_flow, perp_flow, conversion_px, "
+                "funding, funding_quote, fees_quote, fees, realised, holding_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?) ON CONFLICT (position_id, event) DO NOTHING",
+                (
+                    ts,
+                    position_id,
+                    str(event),
+                    strategy,
+                    pair,
+                    str(direction),
+                    quote,
+                    spot_venue,
+                    spot_symbol,
+                    str(spot_qty),
+                    str(spot_px),
+                    perp_venue,
+                    perp_symbol,
+                    str(perp_qty),
+                    str(perp_px),
+                    perp_ccy,
+                    horizon_end_ns,
+                    _amt(spot_flow),
+                    _amt(perp_flow),
+                    str(conversion_px),
+                    _amt(funding),
+                    _amt(funding_quote),
+                    _amt(fees_quote),
+                    fees_json,
+                    _amt(realised),
+                    holding_ns,
+                ),
+            )
+            return cur.rowcount == 1

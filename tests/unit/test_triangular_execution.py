@@ -1,7 +1,7 @@
 """Triangular opportunities through the executor on a simulated venue (virtual clock): a
-planted mispricing found and all three legs filled, and the three-leg rollback when the middle
-leg fails. ``xfail(strict=True)`` marks what the executor and the planner do not yet do for
-legs quoted in another currency than home (see each reason)."""
+planted mispricing found and all three legs filled, the three-leg rollback when the middle
+leg fails, and the flatten of the intermediate asset (BTC) left by a middle leg hedged at a
+worse price."""
 
 from __future__ import annotations
 
@@ -135,19 +135,26 @@ def test_a_rolled_back_cycle_cools_its_legs_down(world):
     assert ("ETH-BTC", V) in cooldowns
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="unwind.plan balances fill fractions; a middle-leg hedge at a worse price leaves "
-    "a BTC residual it never flattens (DONE residual_qty=0)",
-)
 def test_a_middle_leg_hedged_at_a_worse_price_leaves_no_intermediate_residual(world):
     opp = world.detect("ETH-BTC")
     assert opp is not None
     world.send(opp)
     # Only the venue moved (the engine's book still shows 0.05): the planner hedges ETH-BTC
-    # until it escalates to a market order at 0.051, spending more BTC than leg 0 bought.
+    # until it escalates to a market order at 0.051, spending more BTC than leg 0 bought
+    # (0.399 ETH * 0.051 + 0.1% fee = 0.020369349 BTC for 0.01997 BTC: 0.000399349 BTC short).
     world.venue_book("ETH-BTC", *MOVED_ETHBTC)
     world.settle()
     (trade,) = world.executor.finished
-    assert abs(world.change()["BTC"]) * 50_000 < DUST
-    assert trade.residual < DUST
+    ex = world.executor
+    # The legs are fraction-balanced; the BTC residual is flattened on BTC-USDT (leg 0's
+    # instrument) as flatten leg 2n + 0 = 6: 39.93 lots of 0.00001 -> 40, a market order since
+    # the plan escalated (ETH-BTC had max_attempts rollback orders).
+    (flat,) = [o for o in ex.trade_orders(opp.id) if o.client_order_id == opp.id + "L6A0"]
+    assert (flat.symbol, flat.side, flat.qty, flat.filled_qty) == ("BTC-USDT", Side.BUY, 40, 40)
+    assert ex.is_rollback(flat)
+    # What is left is below half a BTC-USDT lot (0.000005 BTC, 0.25 USDT): 0.000000651 BTC.
+    change = world.change()
+    assert change["BTC"] == 651 * UNIT // 10**9
+    assert change["ETH"] == 0
+    assert 0 < trade.residual < 25 * UNIT // 100
+    assert trade.reason == "UNWIND_SKIPPED: residual_qty=0"

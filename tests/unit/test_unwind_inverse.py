@@ -207,14 +207,38 @@ def test_partial_perp_fill_hedges_the_missing_contracts():
     assert isinstance(cmd, PlaceOrder)
     assert (cmd.venue, cmd.side, cmd.qty, cmd.px) == ("binance-coinm", Side.SELL, 180, 599_400)
     # Once it fills at 59995.0 the legs are balanced; the base left over is
-    # 0.3 - 0.300025002083... = -0.000025002083... BTC = -1.500125... USDT (away from zero).
+    # 0.3 - 0.300025002083... = -0.000025002083... BTC = -1.500125... USDT (away from zero),
+    # 2.5002 spot lots: flattened by buying the nearest, 3 lots (0.00003 BTC), on the spot leg's
+    # instrument, at the ask 60010.00 moved 20 bps (60130.02), as flatten leg 2n + 0 = 4.
     ls = legs(SPOT_QTY, 120)
     ls[1] = LegFills(
         leg=LEG_PERP, inst=COINM, orders=ls[1].orders, rollbacks=(filled(cmd, COINM, 180, 599_950),)
     )
     after = run(ls)
-    assert (after.decision, after.reason) == (Decision.DONE, DONE_BALANCED)
     assert after.residual == {"BTC": -amt("1.50012501041754")}
+    assert (after.decision, after.reason, after.direction) == (
+        Decision.UNWIND,
+        "UNWIND: flatten",
+        "flatten",
+    )
+    assert after.deltas == (3, 0)
+    (flat,) = after.commands
+    assert isinstance(flat, PlaceOrder)
+    assert (flat.venue, flat.symbol, flat.side, flat.qty, flat.px) == (
+        "binance",
+        "BTC-USDT",
+        Side.BUY,
+        3,
+        6_013_002,
+    )
+    assert flat.client_order_id == client_order_id(OPP, 4, 0)
+    # Filled at 60010.00: +0.0000049979... BTC left, below half a lot: done.
+    ls[0] = LegFills(
+        leg=LEG_SPOT, inst=SPOT, orders=ls[0].orders, rollbacks=(filled(flat, SPOT, 3, 6_001_000),)
+    )
+    done = run(ls)
+    assert (done.decision, done.reason) == (Decision.DONE, DONE_BALANCED)
+    assert 0 < done.residual["BTC"] < amt("0.3")
 
 
 def test_partial_perp_fill_unwinds_spot_when_the_hedge_is_beyond_slippage():

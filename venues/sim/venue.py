@@ -65,7 +65,7 @@ is not counted as closable) plus its highest fee, and is refused with ``INSUFFIC
 when that is more than is available (an order that adds no exposure is never refused).
 Funding of perpetuals is settled at the funding times (``venues.sim.funding``): ``due()``
 includes the next one while a position is open, and ``funding_payments()`` lists what was
-paid. Positions, margin and PnL: ``venues.sim.positions`` and ``positions()``; ``balances()``
+paid. Positions, margin and PnL: ``arb.core.positions`` and ``positions()``; ``balances()``
 of the settle currency is what is left after margin and reservations.
 """
 
@@ -100,6 +100,11 @@ from arb.core.money import AMOUNT_PRECISION
 from arb.core.money import fee_amount
 from arb.core.money import notional_amount
 from arb.core.numbers import POW10
+from arb.core.positions import ContractSpec
+from arb.core.positions import Position
+from arb.core.positions import PositionState
+from arb.core.positions import is_contract
+from arb.core.positions import order_reservation
 from arb.core.types import Side
 from venues.sim.config import SimVenueConfig
 from venues.sim.funding import FundingPayment
@@ -111,10 +116,6 @@ from venues.sim.latency import stream
 from venues.sim.matching import Level
 from venues.sim.matching import SimBook
 from venues.sim.matching import cap_to_fraction
-from venues.sim.positions import ContractSpec
-from venues.sim.positions import Position
-from venues.sim.positions import PositionState
-from venues.sim.positions import is_contract
 
 __all__ = ["SimVenue"]
 
@@ -511,16 +512,8 @@ class SimVenue:
                 o.qty - o.filled for o in self._resting.get(cmd.symbol, ()) if o.side is cmd.side
             )
             closable = max(0, pos.reducible(cmd.side) - pending)
-        margin = 0
-        fee_base = 0
-        lev = cfg.leverage
-        for px, q, ppm in pieces:
-            fee_base += spec.value(q, px, up=True) * ppm
-            opening = q - min(q, closable)
-            closable -= q - opening
-            if opening:
-                margin += -(-spec.value(opening, px, up=True) // lev)
-        return spec.settle, margin + fee_amount(fee_base, 1), margin > 0
+        margin, fee = order_reservation(spec, pieces, closable, cfg.leverage)
+        return spec.settle, margin + fee, margin > 0
 
     def _take(self, o: _Order, book: SimBook, plan: list[Level]) -> None:
         if o.order_type is OrderType.FOK and sum(q for _, q in plan) < o.qty:
