@@ -71,7 +71,7 @@ OKX_ETH = spot("okx", "ETH-USDT", "0.01", "0.000001")
 BINANCE_BTC = spot("binance", "BTC-USDT", "0.01", "0.00001")
 OKX_SWAP = Instrument.create(
     venue="okx",
-    symbol="BTC-USDT-SWAP",
+    symbol="BTC-USDT-PERP",
     venue_symbol="BTC-USDT-SWAP",
     kind=InstrumentKind.PERP,
     base="BTC",
@@ -139,7 +139,7 @@ def triangular() -> TriangularDetector:
 
 def basis() -> BasisDetector:
     cfg = BasisConfig(
-        pairs=[BasisPair(spot="okx:BTC-USDT", perp="okx:BTC-USDT-SWAP")],
+        pairs=[BasisPair(spot="okx:BTC-USDT", perp="okx:BTC-USDT-PERP")],
         horizon_h=8.0,
         max_notional_quote="2000",
         vol_prior_per_sqrt_s=1e-4,
@@ -148,7 +148,7 @@ def basis() -> BasisDetector:
     det.on_funding(
         FundingRate(
             venue="okx",
-            symbol="BTC-USDT-SWAP",
+            symbol="BTC-USDT-PERP",
             rate_ppb=100_000,
             funding_time_ns=T0 + 3_600 * 10**9,
             next_funding_time_ns=T0 + 9 * 3_600 * 10**9,

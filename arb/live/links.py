@@ -385,6 +385,11 @@ def build_links(
 ) -> list[OkxLink | CcxtLink]:
     """One link per ``[[venues]]`` entry. Raises ``ConfigError`` naming the venue for a kind
     that cannot run live (``sim`` has no market data: use paper mode with a real feed)."""
+    if cfg.basis is not None:
+        raise ConfigError(
+            f"{where}: basis: basis trading runs in replay only for now (the live venues' "
+            "funding and contract positions are not read back yet); remove [basis] for arb run"
+        )
     links: list[OkxLink | CcxtLink] = []
     for i, v in enumerate(cfg.venues):
         symbols = symbols_of(cfg, v.id)

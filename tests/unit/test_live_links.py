@@ -80,3 +80,21 @@ venues = ["binance"]
     cfg = load_config(p)
     assert symbols_of(cfg, "okx") == ["BTC-USDT"]
     assert symbols_of(cfg, "binance") == ["BTC-USDT", "ETH-USDT"]
+
+
+def test_basis_is_refused_live_with_its_section_named(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text(
+        BASE.format(id="okx", kind="okx", extra="")
+        + """
+[[pairs]]
+symbol = "BTC-USDT-PERP"
+venues = ["okx"]
+
+[basis]
+pairs = [{ spot = "okx:BTC-USDT", perp = "okx:BTC-USDT-PERP" }]
+"""
+    )
+    cfg = load_config(p)
+    with pytest.raises(ConfigError, match="basis: basis trading runs in replay only"):
+        build_links(cfg, str(p), paper=True, clock_ns=time.time_ns, on_frame=lambda *a: None)
