@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
@@ -86,6 +87,8 @@ from arb.core.basis_book import BasisPosition
 from arb.core.basis_book import FundingPayment
 from arb.core.basis_book import PositionState
 from arb.core.basis_pricing import MAX_ID_LEN
+from arb.core.basis_pricing import NO_BOUND_HI as _NO_BOUND_HI
+from arb.core.basis_pricing import NO_BOUND_LO as _NO_BOUND_LO
 from arb.core.basis_pricing import NS_PER_MS
 from arb.core.basis_pricing import UNIT
 from arb.core.basis_pricing import BasisDirection
@@ -97,8 +100,6 @@ from arb.core.basis_pricing import PairParams
 from arb.core.basis_pricing import R
 from arb.core.basis_pricing import Tops
 from arb.core.basis_pricing import Walk
-from arb.core.basis_pricing import best_ask
-from arb.core.basis_pricing import best_bid
 from arb.core.basis_pricing import ceil_rate
 from arb.core.basis_pricing import depth_base
 from arb.core.basis_pricing import half_spread_ppb
@@ -257,6 +258,89 @@ _TOPS_REFUSAL = (
 )
 
 
+_EMPTY: list[Any] = []
+
+
+class _PairView:
+    """The detector's handle on one pair for the tops test (``passing_directions``) on every
+    update: the two books' sorted lists bound once per ``BookSync`` object (as the spatial
+    detector's ``_BookView``: best bid ``bids[-1]``, best ask ``asks[0][0]``), the rate
+    constants folded with ``R``, and the funding expected over the horizon with the span of
+    ``now`` over which it holds (``FundingEstimate.expected_span``), kept until ``now`` leaves
+    it or the estimate is replaced (``on_funding``)."""
+
+    __slots__ = (
+        "dated",
+        "expiry_ns",
+        "fund_hi",
+        "fund_lo",
+        "fund_ppb",
+        "fund_seq",
+        "long_p",
+        "long_s",
+        "mul_p",
+        "mul_s",
+        "name",
+        "p_asks",
+        "p_bids",
+        "p_sync",
+        "pair",
+        "perp_key",
+        "r_minus_p",
+        "r_minus_s",
+        "r_plus_p",
+        "r_plus_s",
+        "s_asks",
+        "s_bids",
+        "s_sync",
+        "short_p",
+        "short_s",
+        "spot_key",
+    )
+
+    def __init__(self, pair: PairParams) -> None:
+        self.pair = pair
+        self.name = pair.name
+        self.spot_key, self.perp_key = pair.spot_key, pair.perp_key
+        self.dated = pair.dated
+        self.expiry_ns = pair.perp.expiry_ns if pair.dated else 0
+        self.mul_s, self.mul_p = pair.mul_s, pair.mul_p
+        self.r_plus_s, self.r_minus_s = R + pair.fixed_s, R - pair.fixed_s
+        self.r_plus_p, self.r_minus_p = R + pair.fixed_p, R - pair.fixed_p
+        # Top test without half spreads: LONG_SPOT fails when pb * long_p <= sa * long_s,
+        # SHORT_SPOT when sb * short_s <= pa * short_p (long_p and short_p hold the funding).
+        self.long_s = self.mul_s * self.r_plus_s
+        self.short_s = self.mul_s * self.r_minus_s
+        self.fund_seq = 0  # BasisDetector._funding_seq when fund_ppb was computed
+        self.fund_lo = self.fund_hi = 0  # the span of ``now`` ``fund_ppb`` holds for
+        self.fund_ppb = self.long_p = self.short_p = 0
+        self.s_sync: BookSync | None = None
+        self.p_sync: BookSync | None = None
+        self.s_bids: list[Any] = _EMPTY
+        self.s_asks: list[Any] = _EMPTY
+        self.p_bids: list[Any] = _EMPTY
+        self.p_asks: list[Any] = _EMPTY
+
+    def set_funding(self, funding: int) -> None:
+        self.fund_ppb = funding
+        self.long_p = self.mul_p * (self.r_minus_p + funding)
+        self.short_p = self.mul_p * (self.r_plus_p + funding)
+
+    def bind_spot(self, sync: BookSync | None) -> None:
+        self.s_sync = sync
+        if sync is None:
+            self.s_bids = self.s_asks = _EMPTY
+        else:
+            self.s_bids, self.s_asks = sync.book._bid_maxes, sync.book._ask_lists
+
+    def bind_perp(self, sync: BookSync | None) -> None:
+        self.p_sync = sync
+        if sync is None:
+            self.p_bids = self.p_asks = _EMPTY
+        else:
+            self.p_bids, self.p_asks = sync.book._bid_maxes, sync.book._ask_lists
+
+
 # -- detector ---------------------------------------------------------------------------------
 
 
@@ -322,10 +406,14 @@ class BasisDetector:
         self._by_key: dict[Key, list[PairParams]] = {}
         self._vol: dict[Key, Volatility] = {}
         self._funding: dict[Key, FundingEstimate] = {}
+        self._funding_seq = 1
+        self._views: dict[Key, list[_PairView]] = {}
         halflife = round(config.vol_halflife_ms * NS_PER_MS)
         for pair in self.book.pairs.values():
+            view = _PairView(pair)
             for key in (pair.spot_key, pair.perp_key):
                 self._by_key.setdefault(key, []).append(pair)
+                self._views.setdefault(key, []).append(view)
                 if key not in self._vol:
                     self._vol[key] = Volatility(halflife, config.vol_prior_per_sqrt_s)
 
@@ -337,6 +425,7 @@ class BasisDetector:
         key = (ev.venue, ev.symbol)
         if key in self._by_key:
             self._funding[key] = FundingEstimate(ev, predicted_ppb)
+            self._funding_seq += 1  # every pair's cached expectation is out of date
 
     def funding_rate(self, venue: str, symbol: str) -> tuple[int, int | None] | None:
         """``(current, predicted)`` rate in ppb of a perp, or ``None`` before the first."""
@@ -371,13 +460,120 @@ class BasisDetector:
         (the common case), plus O(levels walked) per pair that does.
         """
         key = (venue, symbol)
-        pairs = self._by_key.get(key)
-        if pairs is None:
+        views = self._views.get(key)
+        if views is None:
             self._refuse(BasisRefusal.NO_PAIR.value, "")
             return None
         sync = books.get(key)
         if sync is not None and sync.valid:
-            self._feed_vol(key, sync, now_ns)
+            # The updated book's mid to its volatility (skipped when the mid did not move).
+            book = sync.book
+            maxes = book._bid_maxes
+            lists = book._ask_lists
+            if maxes and lists:
+                vol = self._vol[key]
+                mid = maxes[-1] + lists[0][0]
+                if mid != vol.last_mid:
+                    vol.update(book.ts_recv or now_ns, mid)
+        active = self.book.active
+        for v in views:
+            if active(v.name):  # a position or pending entry: exits first, MAX_POSITIONS
+                return self._decide(self._by_key[key], books, now_ns, balances)
+        # No position is open, so no exit is due and MAX_POSITIONS does not apply: the tops
+        # test alone decides the common case; a pair that may pass takes the full path.
+        for v in views:
+            if not self._tops_fail(v, books, now_ns):
+                return self._entries(views, books, now_ns, balances)
+        self.last_refusal, self.last_refusal_detail = _TOPS_REFUSAL
+        return None
+
+    def _tops_fail(self, v: _PairView, books: Mapping[Key, BookSync], now_ns: int) -> bool:
+        # True when ``_evaluate`` (no position of the pair active) returns _TOPS_REFUSAL: the
+        # same checks, in its order, on the bound tops; False for anything else.
+        if not (
+            v.fund_lo <= now_ns < v.fund_hi and v.fund_seq == self._funding_seq
+        ) and not self._fund(v, now_ns):
+            return False  # EXPIRED or NO_FUNDING
+        get = books.get
+        s = get(v.spot_key)
+        if s is not v.s_sync:
+            v.bind_spot(s)
+        p = get(v.perp_key)
+        if p is not v.p_sync:
+            v.bind_perp(p)
+        sm, sl, pm, pl = v.s_bids, v.s_asks, v.p_bids, v.p_asks
+        if not (sm and sl and pm and pl) or s is None or p is None or not s.valid or not p.valid:
+            return False
+        sb, sa, pb, pa = sm[-1], sl[0][0], pm[-1], pl[0][0]
+        # passing_directions with the constants folded: first without the half spreads,
+        # which (>= 0 when no book is crossed) only make a direction harder to pass.
+        if (
+            pb * v.long_p <= sa * v.long_s
+            and sb * v.short_s <= pa * v.short_p
+            and 0 < sb <= sa
+            and 0 < pb <= pa
+        ):
+            return True
+        f = v.fund_ppb
+        hs_s = -(-(sa - sb) * R // (sa + sb))
+        hs_p = -(-(pa - pb) * R // (pa + pb))
+        mul_s, mul_p = v.mul_s, v.mul_p
+        if pb * mul_p * (v.r_minus_p - hs_p + f) > sa * mul_s * (v.r_plus_s + hs_s):
+            return False
+        return not sb * mul_s * (v.r_minus_s - hs_s) > pa * mul_p * (v.r_plus_p + hs_p + f)
+
+    def _fund(self, v: _PairView, now_ns: int) -> bool:
+        # The pair's funding over the horizon into ``v`` (and the rate constants that hold
+        # it), as ``_evaluate`` takes it; False where ``_evaluate`` refuses before the tops
+        # (EXPIRED, NO_FUNDING).
+        f = self._funding.get(v.perp_key)
+        if v.dated:
+            horizon = min(self._horizon_ns, v.expiry_ns - now_ns)
+            if horizon <= 0:
+                return False
+            funding = f.expected_ppb(now_ns, now_ns + horizon) if f is not None else 0
+            v.fund_lo = v.fund_hi = 0  # recomputed on every update
+        elif f is None:
+            if self.config.require_funding:
+                return False
+            funding, v.fund_lo, v.fund_hi = 0, _NO_BOUND_LO, _NO_BOUND_HI
+        else:
+            funding, v.fund_lo, v.fund_hi = f.expected_span(now_ns, self._horizon_ns)
+        v.fund_seq = self._funding_seq
+        v.set_funding(funding)
+        return True
+
+    def _entries(
+        self,
+        views: list[_PairView],
+        books: Mapping[Key, BookSync],
+        now_ns: int,
+        balances: Balances | None,
+    ) -> Opportunity | None:
+        # Every pair's entry, as ``_decide`` with no position open (so no exit due).
+        best: _Priced | None = None
+        refusal: tuple[str, str] | None = None
+        for v in views:
+            out: _Priced | tuple[str, str]
+            if self._tops_fail(v, books, now_ns):
+                out = _TOPS_REFUSAL
+            else:
+                out = self._evaluate(v.pair, books, now_ns, balances)
+            if isinstance(out, _Priced):
+                if best is None or out.profit > best.profit:
+                    best = out
+            elif refusal is None:
+                refusal = out
+        return self._conclude(best, refusal, now_ns)
+
+    def _decide(
+        self,
+        pairs: list[PairParams],
+        books: Mapping[Key, BookSync],
+        now_ns: int,
+        balances: Balances | None,
+    ) -> Opportunity | None:
+        # The full path: exits of the open positions first, then every pair's entry.
         exit_ = self._exits(pairs, books, now_ns)
         if exit_ is not None:
             self._refuse("", "")
@@ -391,6 +587,11 @@ class BasisDetector:
                     best = out
             elif refusal is None:
                 refusal = out
+        return self._conclude(best, refusal, now_ns)
+
+    def _conclude(
+        self, best: _Priced | None, refusal: tuple[str, str] | None, now_ns: int
+    ) -> Opportunity | None:
         if best is None:
             if refusal is not None:
                 self._refuse(*refusal)
@@ -417,14 +618,6 @@ class BasisDetector:
     def _refuse(self, code: str, detail: str) -> None:
         self.last_refusal = code
         self.last_refusal_detail = detail
-
-    def _feed_vol(self, key: Key, sync: BookSync, now_ns: int) -> None:
-        book = sync.book
-        if book.bids and book.asks:
-            vol = self._vol[key]
-            mid = best_bid(book) + best_ask(book)
-            if mid != vol.last_mid:
-                vol.update(book.ts_recv or now_ns, mid)
 
     def _evaluate(
         self,

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_ID_LEN",
+    "NO_BOUND_HI",
+    "NO_BOUND_LO",
     "NS_PER_MS",
     "UNIT",
     "BasisDirection",
@@ -372,6 +374,28 @@ class FundingEstimate:
         est = self.rate_ppb if self.predicted_ppb is None else self.predicted_ppb
         first = self.rate_ppb if k0 == 0 else est
         return first + (n - 1) * est
+
+    def expected_span(self, now_ns: int, horizon_ns: int) -> tuple[int, int, int]:
+        """``(expected_ppb(now, now + horizon), lo, hi)``: the same sum holds for every ``now``
+        in ``[lo, hi)``, so a caller may keep it until ``now`` leaves that span.
+
+        The sum depends only on the first settlement after ``now`` (``k0``) and the last one
+        at or before ``now + horizon`` (``m``): ``now`` keeps both while it stays before the
+        next settlement and the window's end does not reach the one after ``m``."""
+        t0, iv = self.time_ns, self.interval_ns
+        if t0 > now_ns:
+            lo, hi = NO_BOUND_LO, t0
+        else:
+            k0 = (now_ns - t0) // iv + 1
+            lo, hi = t0 + (k0 - 1) * iv, t0 + k0 * iv
+        m = (now_ns + horizon_ns - t0) // iv
+        lo = max(lo, t0 + m * iv - horizon_ns)
+        hi = min(hi, t0 + (m + 1) * iv - horizon_ns)
+        return self.expected_ppb(now_ns, now_ns + horizon_ns), lo, hi
+
+
+NO_BOUND_LO = -(1 << 127)
+NO_BOUND_HI = 1 << 127
 
 
 # -- sizing -----------------------------------------------------------------------------------

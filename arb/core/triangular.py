@@ -68,8 +68,10 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
@@ -343,7 +345,26 @@ class _Triangle:
     tests both. ``k0..k2`` are ``fwd``'s books in leg order; ``s0..s2`` whether ``fwd``
     sells on each (``rev`` does the opposite on every book)."""
 
-    __slots__ = ("fc", "fg", "fwd", "k0", "k1", "k2", "rc", "rev", "rg", "s0", "s1", "s2")
+    __slots__ = (
+        "fc",
+        "fg",
+        "fwd",
+        "k0",
+        "k1",
+        "k2",
+        "keys",
+        "lone",
+        "qmax",
+        "rc",
+        "rev",
+        "rg",
+        "s0",
+        "s1",
+        "s2",
+        "syncs",
+        "tops",
+        "wmax",
+    )
 
     def __init__(self, fwd: Cycle, rev: Cycle) -> None:
         self.fwd, self.rev = fwd, rev
@@ -354,6 +375,58 @@ class _Triangle:
         self.fg = fwd._g_num / fwd._g_den
         self.rc = rev._c_num / rev._c_den
         self.rg = rev._g_num / rev._g_den
+        # ``quiet``: one cycle sells on one book (``lone``) and buys on the other two, the
+        # other cycle the reverse (as every triangle whose home currency is the quote of its
+        # home pairs). ``qmax`` / ``wmax``: the larger of the after / before fees constants of
+        # the cycle that sells on ``lone`` / of the other one. None: ``quiet`` is never sure.
+        self.keys = (self.k0, self.k1, self.k2)
+        sells = [k for k, sell in zip(self.keys, (self.s0, self.s1, self.s2), strict=True) if sell]
+        fmax, rmax = max(self.fc, self.fg), max(self.rc, self.rg)
+        self.lone: Key | None = None
+        self.qmax = self.wmax = 0.0
+        if len(sells) == 1:
+            self.lone, self.qmax, self.wmax = sells[0], fmax, rmax
+        elif len(sells) == 2:
+            (self.lone,) = (k for k in self.keys if k not in sells)
+            self.qmax, self.wmax = rmax, fmax
+        # The three books as last bound (``bind``) and their LocalBooks' sorted lists (best
+        # bid ``m[-1]``, best ask ``l[0][0]``; mutated in place for the life of each book, as
+        # the spatial detector's ``_BookView`` holds them), ``lone``'s first.
+        self.syncs: tuple[BookSync | None, ...] = (None, None, None)
+        self.tops: tuple[list[Any], ...] = ()
+
+    def bind(self, get: Callable[[Key], BookSync | None]) -> None:
+        """Bind the books ``get`` (a ``books.get``) returns now."""
+        self.syncs = syncs = (get(self.k0), get(self.k1), get(self.k2))
+        self.tops = ()
+        if self.lone is None or None in syncs:
+            return
+        order = sorted(range(3), key=lambda i: self.keys[i] != self.lone)
+        tops: list[list[Any]] = []
+        for i in order:
+            book = syncs[i].book  # type: ignore[union-attr]
+            tops += (book._bid_maxes, book._ask_lists)
+        self.tops = tuple(tops)
+
+    def quiet(self, get: Callable[[Key], BookSync | None]) -> bool:
+        """True when neither cycle's tops pay even before fees, by the float test of
+        ``edges`` (where it returns ``(-1, -1)``); False: ask ``edges``. ``get`` is the
+        ``books.get`` of the update; the books are re-bound when one is not the bound object.
+        """
+        k0, k1, k2 = self.keys
+        y0, y1, y2 = self.syncs
+        if get(k0) is not y0 or get(k1) is not y1 or get(k2) is not y2:
+            self.bind(get)
+        try:
+            m0, l0, m1, l1, m2, l2 = self.tops
+            b0, a0, b1, a1, b2, a2 = m0[-1], l0[0][0], m1[-1], l1[0][0], m2[-1], l2[0][0]
+        except (ValueError, IndexError):  # not a one-sell triangle, a book or a side missing
+            return False
+        # ``_classify`` gives -1 when ``x * c`` and ``x * g`` are both below _LOW; c and g are
+        # > 0 (fees within +-10%), so that is ``x * max(c, g)`` below _LOW. The rates: sell
+        # on the lone book, buy on the others (``q``), and the reverse (``w``).
+        q: float = b0 / (a1 * a2) * self.qmax
+        return q < _LOW and b1 * b2 / a0 * self.wmax < _LOW
 
     def edges(self, books: Mapping[Key, BookSync]) -> tuple[int, int]:
         """``_top_edge`` of (fwd, rev): floats first, exact integers only near the edge."""
@@ -377,13 +450,21 @@ class _Triangle:
 
 
 _EPS = 1e-9  # floats decide only this far from the edge (their error is ~1e-15)
+_LOW = 1.0 - _EPS
+_EMPTY: list[Any] = []
+
+
+def _lists(sync: BookSync | None) -> tuple[list[Any], list[Any]]:
+    if sync is None:
+        return _EMPTY, _EMPTY
+    return sync.book._bid_maxes, sync.book._ask_lists
 
 
 def _classify(after: float, before: float, c: Cycle, books: Mapping[Key, BookSync]) -> int:
     if after > 1.0 + _EPS:
         return 1
-    if after < 1.0 - _EPS:
-        if before < 1.0 - _EPS:
+    if after < _LOW:
+        if before < _LOW:
             return -1
         if before > 1.0 + _EPS:
             return 0
@@ -515,13 +596,24 @@ class TriangularDetector:
         if tris is None:
             self.last_refusal = _NO_CYCLE
             return None
-        sync = books.get(key)
+        get = books.get
+        sync = get(key)
         if sync is not None:
-            _feed_vol(self._vols[key], sync, now_ns)
+            # The updated book's mid to its volatility (skipped when the mid did not move).
+            book = sync.book
+            maxes = book._bid_maxes
+            lists = book._ask_lists
+            if maxes and lists:
+                vol = self._vols[key]
+                mid = maxes[-1] + lists[0][0]
+                if mid != vol.last_mid:
+                    vol.update(book.ts_recv or now_ns, mid)
         cands: list[Cycle] | None = None
         fees_killed = False
         self.evaluated += 2 * len(tris)
         for t in tris:
+            if t.quiet(get):
+                continue  # edges would be (-1, -1)
             ef, er = t.edges(books)
             if ef > 0:
                 cands = [t.fwd] if cands is None else [*cands, t.fwd]
