@@ -19,6 +19,9 @@ Rules (venue documentation):
 - Binance USD-M / COIN-M futures: drop ``u < L``; the first event has ``U <= L <= u``; then
   ``pu == last u``.
 - Contiguous (arb's normalized encoding): ``first_seq == last + 1``.
+
+A rule with ``links_prev = True`` (OKX, Binance futures) answers ``follows`` with ``APPLY``
+whenever ``d.prev_seq == last_seq``; ``BookSync`` tests that case inline, without the call.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ _GAP = Verdict.GAP
 
 class OkxRule:
     name = "okx"
+    links_prev = True
 
     def after_snapshot(self, snap_seq: int, d: BookDelta) -> Verdict:
         if d.last_seq == NO_SEQ or snap_seq == NO_SEQ or d.prev_seq == snap_seq:
@@ -102,6 +106,7 @@ class BinanceSpotRule:
 
 class BinanceFuturesRule:
     name = "binance-futures"
+    links_prev = True
 
     def after_snapshot(self, snap_seq: int, d: BookDelta) -> Verdict:
         if d.last_seq < snap_seq:

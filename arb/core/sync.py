@@ -85,6 +85,7 @@ class BookSync:
         "_buffer",
         "_checksums_seen",
         "_fresh",
+        "_links_prev",
         "book",
         "checksum",
         "last_failure",
@@ -115,6 +116,8 @@ class BookSync:
         self.last_failure = ""
         self._buffer: deque[BookDelta] = deque()
         self._fresh = False  # a snapshot was applied and no delta yet: use the bracketing rule
+        # The rule applies every delta whose ``prev_seq`` is the last id: checked inline.
+        self._links_prev: bool = getattr(rule, "links_prev", False)
         # A non-zero checksum was seen on this book: keep raw strings from the next snapshot on.
         self._checksums_seen = False
 
@@ -160,16 +163,13 @@ class BookSync:
         if checksum:
             self._checksums_seen = True
         if self.state is not _SYNCED:
-            if len(self._buffer) >= self.max_buffer:
-                self._buffer.popleft()
-                st.dropped += 1
-            self._buffer.append(d)
-            st.buffered += 1
-            return _BUFFERED
+            return self._buffer_delta(d)
         if self._fresh:
             verdict = self.rule.after_snapshot(self.seq, d)
             if verdict is _APPLY:
                 self._fresh = False
+        elif self._links_prev and d.prev_seq == self.seq:
+            verdict = _APPLY  # what ``rule.follows`` answers (``SequenceRule.links_prev``)
         else:
             verdict = self.rule.follows(self.seq, d)
         if verdict is not _APPLY:
@@ -179,7 +179,11 @@ class BookSync:
             return self._gap(d)
         # ``_apply`` + ``_verify`` inlined for the common case (no checksum to verify).
         book = self.book
-        book.apply_deltas(d.bids, d.asks, d.raw_bids, d.raw_asks)
+        if book.keep_raw:
+            book.apply_deltas(d.bids, d.asks, d.raw_bids, d.raw_asks)
+        else:  # ``LocalBook.apply_deltas`` without raw strings, inlined
+            book._apply_bids(d.bids)
+            book._apply_asks(d.asks)
         book.ts_event = d.ts_event
         book.ts_recv = d.ts_recv
         last = d.last_seq
@@ -206,6 +210,15 @@ class BookSync:
         self.stats.resyncs += 1
 
     # -- internals -----------------------------------------------------------------------
+
+    def _buffer_delta(self, d: BookDelta) -> Outcome:
+        st = self.stats
+        if len(self._buffer) >= self.max_buffer:
+            self._buffer.popleft()
+            st.dropped += 1
+        self._buffer.append(d)
+        st.buffered += 1
+        return _BUFFERED
 
     def _apply(self, d: BookDelta) -> Outcome:
         book = self.book

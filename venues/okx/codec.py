@@ -265,9 +265,32 @@ class OkxCodec:
             raise ValueError(f"action was {action!r}, expected 'snapshot' or 'update'")
         checksummed = self._checksummed
         keep_raw = snapshot or inst_id in checksummed
+        data = msg.data
+        if not keep_raw and len(data) == 1:
+            # The hot path: one update, no raw rows kept (checksum 0, as OKX sends).
+            d = data[0]
+            checksum = d.checksum
+            if not checksum:
+                bids = [(px(r.px), qty(r.sz)) for r in d.bids]
+                asks = [(px(r.px), qty(r.sz)) for r in d.asks]
+                seq = d.seqId
+                return [
+                    BookDelta(
+                        venue=VENUE,
+                        symbol=symbol,
+                        channel=channel,
+                        ts_event=int(d.ts) * 1_000_000,
+                        ts_recv=ts_recv,
+                        first_seq=seq,
+                        last_seq=seq,
+                        prev_seq=d.prevSeqId,
+                        bids=bids,
+                        asks=asks,
+                    )
+                ]
         raw: OkxWsRawBooksMsg | None = None
         out: list[MarketEvent] = []
-        for i, d in enumerate(msg.data):
+        for i, d in enumerate(data):
             bids = [(px(r.px), qty(r.sz)) for r in d.bids]
             asks = [(px(r.px), qty(r.sz)) for r in d.asks]
             checksum = d.checksum
