@@ -28,17 +28,22 @@ from arb.core.basis import BasisPosition
 from arb.core.basis import BasisRefusal
 from arb.core.basis import PositionState
 from arb.core.detector import VenueParams
-from arb.core.events import BookSnapshot
 from arb.core.events import FundingRate
 from arb.core.instruments import Instrument
 from arb.core.instruments import InstrumentKind
-from arb.core.money import AMOUNT_PRECISION
-from arb.core.numbers import to_raw
 from arb.core.opportunity import Opportunity
-from arb.core.sequencing import NoSequenceRule
-from arb.core.sync import BookSpec
 from arb.core.sync import BookSync
 from arb.core.types import Side
+from tests.unit import markets
+from tests.unit.markets import BINANCE_SPOT as SPOT
+from tests.unit.markets import COINM
+from tests.unit.markets import OKX_BTC as OKX_SPOT
+from tests.unit.markets import UNIT
+from tests.unit.markets import USDM
+from tests.unit.markets import Rows
+from tests.unit.markets import amt
+from tests.unit.markets import binance_spot as spot_inst
+from tests.unit.markets import okx_swap
 
 pytestmark = pytest.mark.unit
 
@@ -47,91 +52,18 @@ MS = 1_000_000
 HOUR = 3_600 * 1_000_000_000
 DAY = 24 * HOUR
 NOW = T0 + MS
-UNIT = 10**AMOUNT_PRECISION
-
-
-def amt(s: str) -> int:
-    return to_raw(s, AMOUNT_PRECISION)
 
 
 def cents(amount: int) -> Decimal:
     return (Decimal(amount) / UNIT).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def spot_inst(lot: str = "0.00001") -> Instrument:
-    return Instrument.create(
-        venue="binance",
-        symbol="BTC-USDT",
-        venue_symbol="BTCUSDT",
-        kind=InstrumentKind.SPOT,
-        base="BTC",
-        quote="USDT",
-        tick_size="0.01",
-        lot_size=lot,
-    )
-
-
-SPOT = spot_inst()
-USDM = Instrument.create(
-    venue="binance-usdm",
-    symbol="BTC-USDT-PERP",
-    venue_symbol="BTCUSDT",
-    kind=InstrumentKind.PERP,
-    base="BTC",
-    quote="USDT",
-    settle="USDT",
-    tick_size="0.1",
-    lot_size="0.001",
-    contract_value_ccy="BTC",
-)
-COINM = Instrument.create(
-    venue="binance-coinm",
-    symbol="BTC-USD-PERP",
-    venue_symbol="BTCUSD_PERP",
-    kind=InstrumentKind.PERP,
-    base="BTC",
-    quote="USD",
-    settle="BTC",
-    tick_size="0.1",
-    lot_size="1",
-    contract_value="100",
-    contract_value_ccy="USD",
-    inverse=True,
-)
-OKX_SWAP = Instrument.create(
-    venue="okx",
-    symbol="BTC-USDT-PERP",
-    venue_symbol="BTC-USDT-SWAP",
-    kind=InstrumentKind.PERP,
-    base="BTC",
-    quote="USDT",
-    settle="USDT",
-    tick_size="0.1",
-    lot_size="1",
-    contract_value="0.01",
-    contract_value_ccy="BTC",
-)
-OKX_SPOT = Instrument.create(
-    venue="okx",
-    symbol="BTC-USDT",
-    venue_symbol="BTC-USDT",
-    kind=InstrumentKind.SPOT,
-    base="BTC",
-    quote="USDT",
-    tick_size="0.1",
-    lot_size="0.00000001",
-)
-FUTURE = Instrument.create(
-    venue="binance-usdm",
+OKX_SWAP = okx_swap(lot="1")
+FUTURE = msgspec.structs.replace(
+    USDM,
     symbol="BTC-USDT-20240827",
     venue_symbol="BTCUSDT_240827",
     kind=InstrumentKind.FUTURE,
-    base="BTC",
-    quote="USDT",
-    settle="USDT",
-    tick_size="0.1",
-    lot_size="0.001",
-    contract_value_ccy="BTC",
     expiry_ns=T0 + 30 * DAY,
 )
 VENUES = {
@@ -146,24 +78,9 @@ PAIR_FUTURE = BasisPair(spot="binance:BTC-USDT", perp="binance-usdm:BTC-USDT-202
 PAIR_OKX = BasisPair(spot="okx:BTC-USDT", perp="okx:BTC-USDT-PERP")
 INSTRUMENTS = {i.key: i for i in (SPOT, USDM, COINM, FUTURE, OKX_SWAP, OKX_SPOT)}
 
-Rows = list[tuple[str, str]]
-
 
 def sync_of(inst: Instrument, bids: Rows, asks: Rows, ts: int = T0) -> BookSync:
-    sync = BookSpec(NoSequenceRule()).new_sync(inst.venue, inst.symbol)
-    sync.on_snapshot(
-        BookSnapshot(
-            venue=inst.venue,
-            symbol=inst.symbol,
-            channel="books",
-            ts_event=ts,
-            ts_recv=ts,
-            bids=[(inst.px_to_raw(p), inst.qty_to_raw(q)) for p, q in bids],
-            asks=[(inst.px_to_raw(p), inst.qty_to_raw(q)) for p, q in asks],
-        )
-    )
-    assert sync.valid
-    return sync
+    return markets.sync_of(inst, bids, asks, ts)
 
 
 def config(*pairs: BasisPair, **kw: Any) -> BasisConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import msgspec
 import pytest
 
 from arb.core.contracts import Rounding
@@ -23,86 +24,27 @@ from arb.core.contracts import quote_notional
 from arb.core.contracts import quote_to_base
 from arb.core.instruments import Instrument
 from arb.core.instruments import InstrumentKind
-from arb.core.money import AMOUNT_PRECISION
 from arb.core.money import notional_amount
-from arb.core.numbers import to_raw
+from tests.unit.markets import BINANCE_SPOT as SPOT
+from tests.unit.markets import COINM
+from tests.unit.markets import OKX_SWAP
+from tests.unit.markets import USDM
+from tests.unit.markets import amt
 
 pytestmark = pytest.mark.unit
 
 DAY_NS = 86_400 * 1_000_000_000
 
 
-def amt(s: str) -> int:
-    return to_raw(s, AMOUNT_PRECISION)
-
-
-# Binance COIN-M BTCUSD_PERP: inverse, one contract = 100 USD, settled in BTC, tick 0.1, lot 1.
-COINM = Instrument.create(
-    venue="binance-coinm",
-    symbol="BTC-USD-PERP",
-    venue_symbol="BTCUSD_PERP",
-    kind=InstrumentKind.PERP,
-    base="BTC",
-    quote="USD",
-    settle="BTC",
-    tick_size="0.1",
-    lot_size="1",
-    contract_value="100",
-    contract_value_ccy="USD",
-    inverse=True,
-)
-# Binance USD-M BTCUSDT: linear, sizes in BTC (contract value 1), tick 0.1, lot 0.001.
-USDM = Instrument.create(
-    venue="binance-usdm",
-    symbol="BTC-USDT-PERP",
-    venue_symbol="BTCUSDT",
-    kind=InstrumentKind.PERP,
-    base="BTC",
-    quote="USDT",
-    settle="USDT",
-    tick_size="0.1",
-    lot_size="0.001",
-    contract_value_ccy="BTC",
-)
-# OKX BTC-USDT-SWAP: linear, ctVal 0.01 BTC, tick 0.1, lot 0.01 contracts.
-OKX_SWAP = Instrument.create(
-    venue="okx",
-    symbol="BTC-USDT-PERP",
-    venue_symbol="BTC-USDT-SWAP",
-    kind=InstrumentKind.PERP,
-    base="BTC",
-    quote="USDT",
-    settle="USDT",
-    tick_size="0.1",
-    lot_size="0.01",
-    contract_value="0.01",
-    contract_value_ccy="BTC",
-)
-SPOT = Instrument.create(
-    venue="binance",
-    symbol="BTC-USDT",
-    venue_symbol="BTCUSDT",
-    kind=InstrumentKind.SPOT,
-    base="BTC",
-    quote="USDT",
-    tick_size="0.01",
-    lot_size="0.00001",
-)
+# COINM (inverse, 100 USD), USDM (linear, sizes in BTC), OKX_SWAP (ctVal 0.01 BTC, lot 0.01
+# contracts) and SPOT (Binance BTC-USDT) from ``markets``.
 # A dated COIN-M future expiring 30 days after T0.
 T0 = 1_722_000_000 * 1_000_000_000
-FUTURE = Instrument.create(
-    venue="binance-coinm",
+FUTURE = msgspec.structs.replace(
+    COINM,
     symbol="BTC-USD-20240927",
     venue_symbol="BTCUSD_240927",
     kind=InstrumentKind.FUTURE,
-    base="BTC",
-    quote="USD",
-    settle="BTC",
-    tick_size="0.1",
-    lot_size="1",
-    contract_value="100",
-    contract_value_ccy="USD",
-    inverse=True,
     expiry_ns=T0 + 30 * DAY_NS,
 )
 

@@ -23,15 +23,14 @@ from arb.core.basis import BasisDetector
 from arb.core.basis import BasisPair
 from arb.core.basis_pricing import FundingEstimate
 from arb.core.detector import VenueParams
-from arb.core.events import BookSnapshot
 from arb.core.events import FundingRate
 from arb.core.instruments import Instrument
-from arb.core.instruments import InstrumentKind
-from arb.core.sequencing import NoSequenceRule
-from arb.core.sync import BookSpec
 from arb.core.sync import BookSync
 from arb.core.triangular import TriangularConfig
 from arb.core.triangular import TriangularDetector
+from tests.unit import markets
+from tests.unit.markets import OKX_BTC
+from tests.unit.markets import OKX_SWAP
 
 pytestmark = pytest.mark.unit
 
@@ -42,55 +41,20 @@ Key = tuple[str, str]
 
 
 def spot(symbol: str, tick: str, lot: str) -> Instrument:
-    base, quote = symbol.split("-")
-    return Instrument.create(
-        venue="okx",
-        symbol=symbol,
-        venue_symbol=symbol,
-        kind=InstrumentKind.SPOT,
-        base=base,
-        quote=quote,
-        tick_size=tick,
-        lot_size=lot,
-    )
+    return markets.spot(symbol, tick, lot, min_size="0")
 
 
-BTC = spot("BTC-USDT", "0.1", "0.00000001")
+BTC = OKX_BTC
 ETHBTC = spot("ETH-BTC", "0.00001", "0.000001")
 BTCETH = spot("BTC-ETH", "0.001", "0.000001")
 ETH = spot("ETH-USDT", "0.01", "0.000001")
-SWAP = Instrument.create(
-    venue="okx",
-    symbol="BTC-USDT-PERP",
-    venue_symbol="BTC-USDT-SWAP",
-    kind=InstrumentKind.PERP,
-    base="BTC",
-    quote="USDT",
-    settle="USDT",
-    tick_size="0.1",
-    lot_size="0.01",
-    contract_value="0.01",
-    contract_value_ccy="BTC",
-)
+SWAP = OKX_SWAP
 VENUES = {"okx": VenueParams(taker_fee_ppm=1_000, order_latency_ms=25.0)}
 
 
 def sync_of(inst: Instrument, bid: int, ask: int, ts: int = T0) -> BookSync:
     """Three levels a side from the raw tops, one tick apart."""
-    tick, qty = inst.tick_raw, inst.qty_to_raw("2")
-    sync = BookSpec(NoSequenceRule()).new_sync(inst.venue, inst.symbol)
-    sync.on_snapshot(
-        BookSnapshot(
-            venue=inst.venue,
-            symbol=inst.symbol,
-            channel="books",
-            ts_event=ts,
-            ts_recv=ts,
-            bids=[(bid - i * tick, qty) for i in range(3)],
-            asks=[(ask + i * tick, qty) for i in range(3)],
-        )
-    )
-    return sync
+    return markets.sync_of_tops(inst, bid, ask, ts)
 
 
 # -- basis --------------------------------------------------------------------------------

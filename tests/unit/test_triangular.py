@@ -13,14 +13,8 @@ from typing import Any
 
 import pytest
 
-from arb.core.book import LocalBook
 from arb.core.detector import VenueParams
-from arb.core.events import BookSnapshot
 from arb.core.instruments import Instrument
-from arb.core.instruments import InstrumentKind
-from arb.core.money import AMOUNT_PRECISION
-from arb.core.numbers import to_raw
-from arb.core.sequencing import NoSequenceRule
 from arb.core.sync import BookSync
 from arb.core.sync import SyncState
 from arb.core.triangular import TriangularConfig
@@ -28,6 +22,9 @@ from arb.core.triangular import TriangularDetector
 from arb.core.triangular import TriangularRefusal
 from arb.core.triangular import find_cycles
 from arb.core.types import Side
+from tests.unit import markets
+from tests.unit.markets import Rows
+from tests.unit.markets import amt
 
 pytestmark = pytest.mark.unit
 
@@ -37,24 +34,8 @@ NOW = T0 + 1_000_000
 FEE = 1_000  # ppm
 
 
-def amt(s: str) -> int:
-    return to_raw(s, AMOUNT_PRECISION)
-
-
 def spot(symbol: str, tick: str, lot: str, venue: str = V, **kw: Any) -> Instrument:
-    base, quote = symbol.split("-")
-    kw.setdefault("min_size", lot)
-    return Instrument.create(
-        venue=venue,
-        symbol=symbol,
-        venue_symbol=symbol,
-        kind=InstrumentKind.SPOT,
-        base=base,
-        quote=quote,
-        tick_size=tick,
-        lot_size=lot,
-        **kw,
-    )
+    return markets.spot(symbol, tick, lot, venue, **kw)
 
 
 BTC = spot("BTC-USDT", "0.1", "0.00001")
@@ -62,24 +43,9 @@ ETHBTC = spot("ETH-BTC", "0.00001", "0.001")
 ETH = spot("ETH-USDT", "0.01", "0.001")
 XRP = spot("XRP-EUR", "0.0001", "1")
 
-Rows = list[tuple[str, str]]
-
 
 def sync_of(inst: Instrument, bids: Rows, asks: Rows, ts: int = T0) -> BookSync:
-    sync = BookSync(LocalBook(inst.venue, inst.symbol), NoSequenceRule())
-    sync.on_snapshot(
-        BookSnapshot(
-            venue=inst.venue,
-            symbol=inst.symbol,
-            channel="books",
-            ts_event=ts,
-            ts_recv=ts,
-            bids=[(inst.px_to_raw(p), inst.qty_to_raw(q)) for p, q in bids],
-            asks=[(inst.px_to_raw(p), inst.qty_to_raw(q)) for p, q in asks],
-        )
-    )
-    assert sync.valid
-    return sync
+    return markets.sync_of(inst, bids, asks, ts)
 
 
 def detector(

@@ -15,7 +15,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from arb.core.instruments import Instrument
-from arb.core.instruments import InstrumentKind
 from arb.core.messages import OrderAccepted
 from arb.core.messages import OrderCanceled
 from arb.core.messages import OrderFilled
@@ -23,8 +22,6 @@ from arb.core.messages import OrderRejected
 from arb.core.messages import OrderType
 from arb.core.messages import PlaceOrder
 from arb.core.messages import client_order_id
-from arb.core.money import AMOUNT_PRECISION
-from arb.core.numbers import to_raw
 from arb.core.opportunity import Leg
 from arb.core.orders import Order
 from arb.core.types import Side
@@ -37,58 +34,29 @@ from arb.core.unwind import UnwindConfig
 from arb.core.unwind import plan
 from arb.core.unwind import top_of_book_pricer
 from arb.core.unwind import unit_value
+from tests.unit.markets import TRI_BTC as BTC
+from tests.unit.markets import TRI_ETH as ETH
+from tests.unit.markets import TRI_ETHBTC as ETHBTC
+from tests.unit.markets import UNIT
+from tests.unit.markets import amt
+from tests.unit.markets import spot
 
 pytestmark = pytest.mark.unit
 
 OPP = "t1"
 MS = 1_000_000
 START = 1_000 * MS
-UNIT = 10**AMOUNT_PRECISION
 CFG = UnwindConfig(max_unwind_slippage_bps=20, escalation_slippage_bps=100)
 
 
-def amt(s: str) -> int:
-    return to_raw(s, AMOUNT_PRECISION)
+def leg(symbol: str, side: Side, px: int, qty: int, venue: str = "okx") -> Leg:
+    return Leg(venue=venue, symbol=symbol, side=side, px=px, qty=qty, expected_notional=0, fee=0)
 
 
-def spot(symbol: str, tick: str, lot: str, venue: str = "okx", min_size: str = "") -> Instrument:
-    base, quote = symbol.split("-")
-    return Instrument.create(
-        venue=venue,
-        symbol=symbol,
-        venue_symbol=symbol,
-        kind=InstrumentKind.SPOT,
-        base=base,
-        quote=quote,
-        tick_size=tick,
-        lot_size=lot,
-        min_size=min_size or lot,
-    )
-
-
-BTC = spot("BTC-USDT", "0.1", "0.00001")
-ETHBTC = spot("ETH-BTC", "0.00001", "0.001")
-ETH = spot("ETH-USDT", "0.01", "0.001")
 TRI = (
-    Leg(
-        venue="okx",
-        symbol="BTC-USDT",
-        side=Side.BUY,
-        px=500_000,
-        qty=1997,
-        expected_notional=0,
-        fee=0,
-    ),
-    Leg(venue="okx", symbol="ETH-BTC", side=Side.BUY, px=5000, qty=399, expected_notional=0, fee=0),
-    Leg(
-        venue="okx",
-        symbol="ETH-USDT",
-        side=Side.SELL,
-        px=253_000,
-        qty=399,
-        expected_notional=0,
-        fee=0,
-    ),
+    leg("BTC-USDT", Side.BUY, 500_000, 1997),
+    leg("ETH-BTC", Side.BUY, 5000, 399),
+    leg("ETH-USDT", Side.SELL, 253_000, 399),
 )
 MARKS = {"BTC": unit_value(BTC, 500_000), "ETH": unit_value(ETH, 253_000)}
 TOPS = {
@@ -342,24 +310,8 @@ def test_flatten_orders_count_in_max_rollback_orders():
 
 A_BTC = spot("BTC-USDT", "0.01", "0.0001", venue="A")
 B_BTC = spot("BTC-USDT", "0.01", "0.0001", venue="B")
-BUY_A = Leg(
-    venue="A",
-    symbol="BTC-USDT",
-    side=Side.BUY,
-    px=1_000_000,
-    qty=10_000,
-    expected_notional=0,
-    fee=0,
-)
-SELL_B = Leg(
-    venue="B",
-    symbol="BTC-USDT",
-    side=Side.SELL,
-    px=1_010_000,
-    qty=10_000,
-    expected_notional=0,
-    fee=0,
-)
+BUY_A = leg("BTC-USDT", Side.BUY, 1_000_000, 10_000, venue="A")
+SELL_B = leg("BTC-USDT", Side.SELL, 1_010_000, 10_000, venue="B")
 
 
 def spatial(buy_fee_btc: str) -> list[LegFills]:

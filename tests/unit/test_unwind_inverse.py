@@ -12,15 +12,12 @@ from fractions import Fraction
 import pytest
 
 from arb.core.instruments import Instrument
-from arb.core.instruments import InstrumentKind
 from arb.core.messages import OrderAccepted
 from arb.core.messages import OrderCanceled
 from arb.core.messages import OrderFilled
 from arb.core.messages import OrderType
 from arb.core.messages import PlaceOrder
 from arb.core.messages import client_order_id
-from arb.core.money import AMOUNT_PRECISION
-from arb.core.numbers import to_raw
 from arb.core.opportunity import Leg
 from arb.core.orders import Order
 from arb.core.types import Side
@@ -32,55 +29,21 @@ from arb.core.unwind import plan
 from arb.core.unwind import residual_exposure
 from arb.core.unwind import top_of_book_pricer
 from arb.core.unwind import unit_value
+from tests.unit.markets import BINANCE_SPOT as SPOT
+from tests.unit.markets import COINM
+from tests.unit.markets import UNIT
+from tests.unit.markets import amt
+from tests.unit.markets import okx_swap
 
 pytestmark = pytest.mark.unit
 
 OPP = "B1"
 MS = 1_000_000
 START = 1_000 * MS
-UNIT = 10**AMOUNT_PRECISION
 CFG = UnwindConfig(max_hedge_slippage_bps=10, max_unwind_slippage_bps=20)
 
 
-def amt(s: str) -> int:
-    return to_raw(s, AMOUNT_PRECISION)
-
-
-SPOT = Instrument.create(
-    venue="binance",
-    symbol="BTC-USDT",
-    venue_symbol="BTCUSDT",
-    kind=InstrumentKind.SPOT,
-    base="BTC",
-    quote="USDT",
-    tick_size="0.01",
-    lot_size="0.00001",
-)
-COINM = Instrument.create(
-    venue="binance-coinm",
-    symbol="BTC-USD-PERP",
-    venue_symbol="BTCUSD_PERP",
-    kind=InstrumentKind.PERP,
-    base="BTC",
-    quote="USD",
-    settle="BTC",
-    tick_size="0.1",
-    lot_size="1",
-    contract_value="100",
-    contract_value_ccy="USD",
-    inverse=True,
-)
-OKX_SWAP = Instrument.create(
-    venue="okx",
-    symbol="BTC-USDT-PERP",
-    venue_symbol="BTC-USDT-SWAP",
-    kind=InstrumentKind.PERP,
-    base="BTC",
-    quote="USDT",
-    tick_size="0.1",
-    lot_size="0.01",
-    contract_value="0.01",
-)
+OKX_SWAP = okx_swap(settle="", contract_value_ccy="")
 SPOT_QTY = 50_000  # 0.5 BTC at lot 1e-5
 PERP_QTY = 300  # contracts
 LEG_SPOT = Leg(

@@ -15,8 +15,6 @@ from typing import Any
 from arb.core.book import LocalBook
 from arb.core.detector import VenueParams
 from arb.core.events import BookSnapshot
-from arb.core.instruments import Instrument
-from arb.core.instruments import InstrumentKind
 from arb.core.ledger import Ledger
 from arb.core.money import AMOUNT_PRECISION
 from arb.core.numbers import POW10
@@ -32,6 +30,11 @@ from arb.engine import next_due
 from arb.engine import step
 from arb.executor import Executor
 from arb.journal import Journal
+from tests.unit.markets import TRI_BTC as BTC
+from tests.unit.markets import TRI_ETH as ETH
+from tests.unit.markets import TRI_ETHBTC as ETHBTC
+from tests.unit.markets import Rows
+from tests.unit.markets import snapshot
 from venues.sim import SimVenue
 from venues.sim import SimVenueConfig
 
@@ -42,27 +45,6 @@ UNIT = POW10[AMOUNT_PRECISION]
 T0 = 1_700_000_000 * S
 FEE_PPM = 1_000
 
-Rows = list[tuple[str, str]]
-
-
-def spot(symbol: str, tick: str, lot: str) -> Instrument:
-    base, quote = symbol.split("-")
-    return Instrument.create(
-        venue=V,
-        symbol=symbol,
-        venue_symbol=symbol,
-        kind=InstrumentKind.SPOT,
-        base=base,
-        quote=quote,
-        tick_size=tick,
-        lot_size=lot,
-        min_size=lot,
-    )
-
-
-BTC = spot("BTC-USDT", "0.1", "0.00001")
-ETHBTC = spot("ETH-BTC", "0.00001", "0.001")
-ETH = spot("ETH-USDT", "0.01", "0.001")
 INSTRUMENTS = {i.key: i for i in (BTC, ETHBTC, ETH)}
 
 # USDT -> BTC (ask 50000.0) -> ETH (ask 0.05) -> USDT (bid 2530.00): about 0.9% after fees.
@@ -139,16 +121,7 @@ class World:
     # -- market --------------------------------------------------------------------------
 
     def snapshot(self, symbol: str, bids: Rows, asks: Rows) -> BookSnapshot:
-        inst = INSTRUMENTS[(V, symbol)]
-        return BookSnapshot(
-            venue=V,
-            symbol=symbol,
-            channel="l2",
-            bids=[(inst.px_to_raw(p), inst.qty_to_raw(q)) for p, q in bids],
-            asks=[(inst.px_to_raw(p), inst.qty_to_raw(q)) for p, q in asks],
-            ts_event=self.now,
-            ts_recv=self.now,
-        )
+        return snapshot(INSTRUMENTS[(V, symbol)], bids, asks, self.now, channel="l2")
 
     def book(self, symbol: str, bids: Rows, asks: Rows) -> None:
         """A new snapshot of ``symbol`` now, seen by the engine and the venue."""
