@@ -53,8 +53,12 @@ from arb.core.messages import PlaceOrder
 from arb.core.messages import client_order_id
 from arb.core.numbers import from_raw
 from arb.core.numbers import to_raw
+from arb.core.opportunity import MAX_ID_LEN
 from arb.core.opportunity import Leg
 from arb.core.opportunity import Opportunity
+from arb.core.opportunity import Refused
+from arb.core.opportunity import most_profitable
+from arb.core.opportunity import opportunity_id
 from arb.core.orders import RACES
 from arb.core.orders import TERMINAL_STATES
 from arb.core.orders import TRANSITIONS
@@ -107,6 +111,7 @@ __all__ = [
     "DONE_BALANCED",
     "DONE_EXHAUSTED",
     "DONE_WITHIN_TOLERANCE",
+    "MAX_ID_LEN",
     "NO_SEQ",
     "NS_PER_DAY",
     "PERMANENT_REJECTS",
@@ -170,6 +175,7 @@ __all__ = [
     "RecordingWriter",
     "Refusal",
     "RefusalCode",
+    "Refused",
     "RetryAction",
     "RiskConfig",
     "RiskGate",
@@ -192,7 +198,9 @@ __all__ = [
     "client_order_id",
     "from_raw",
     "load_config",
+    "most_profitable",
     "open_recording",
+    "opportunity_id",
     "parse_symbol",
     "plan",
     "residual_exposure",

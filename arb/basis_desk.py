@@ -24,7 +24,6 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
-from typing import Protocol
 
 import msgspec
 
@@ -42,64 +41,12 @@ from arb.core.ledger import Ledger
 from arb.core.messages import OrderFilled
 from arb.core.opportunity import Opportunity
 from arb.executor import leg_number
+from arb.journal import Journal
 from venues.sim.funding import FundingPayment as VenueFunding
 
-__all__ = ["BasisDesk", "FundingSink"]
+__all__ = ["BasisDesk"]
 
 Key = tuple[str, str]
-
-
-class FundingSink(Protocol):
-    """What the desk journals (``arb.journal.Journal`` implements it)."""
-
-    def record_funding(
-        self,
-        *,
-        ts: int,
-        venue: str,
-        symbol: str,
-        amount: int,
-        ccy: str,
-        rate_ppb: int,
-        position: int,
-        source: str,
-        value: int = 0,
-        mark_px: int = 0,
-        position_id: str = "",
-        amount_quote: int = 0,
-        quote: str = "",
-    ) -> None: ...
-
-    def record_position(
-        self,
-        *,
-        ts: int,
-        position_id: str,
-        event: str,
-        strategy: str,
-        pair: str,
-        direction: str,
-        quote: str,
-        spot_venue: str,
-        spot_symbol: str,
-        spot_qty: int,
-        perp_venue: str,
-        perp_symbol: str,
-        perp_qty: int,
-        perp_ccy: str,
-        spot_px: int = 0,
-        perp_px: int = 0,
-        horizon_end_ns: int = 0,
-        spot_flow: int = 0,
-        perp_flow: int = 0,
-        conversion_px: int = 0,
-        funding: int = 0,
-        funding_quote: int = 0,
-        fees_quote: int = 0,
-        fees: Mapping[str, int] | None = None,
-        realised: int = 0,
-        holding_ns: int = 0,
-    ) -> bool: ...
 
 
 class BasisDesk:
@@ -112,7 +59,7 @@ class BasisDesk:
         instruments: Mapping[Key, Instrument],
         venue_params: Mapping[str, VenueParams],
         ledger: Ledger,
-        journal: FundingSink,
+        journal: Journal,
         mark_px: Callable[[Key], int | None],
     ) -> None:
         bcfg = msgspec.structs.replace(basis, max_quote_age_ms=cfg.risk.max_quote_age_ms)

@@ -24,7 +24,6 @@ from typing import Protocol
 import msgspec
 
 from arb.basis_desk import BasisDesk
-from arb.basis_desk import FundingSink
 from arb.config import Config
 from arb.core.detector import DetectorConfig
 from arb.core.detector import SpatialDetector
@@ -46,7 +45,7 @@ from arb.core.sync import BookSync
 from arb.core.sync import Outcome
 from arb.core.triangular import TriangularDetector
 from arb.executor import Executor
-from arb.executor import Sink
+from arb.journal import Journal
 from arb.ports import ExecutionVenue
 from arb.recording import Kind
 from venues.registry import VenueCodec
@@ -120,10 +119,6 @@ def step(venues: Mapping[str, ExecutionVenue], executor: Executor, t: int) -> No
         executor.on_timer(t)
 
 
-class EngineSink(Sink, FundingSink, Protocol):
-    """What the engine journals: the executor's rows and the funding and position rows."""
-
-
 class Detector(Protocol):
     """A strategy's detector: asked after each update of a book it watches."""
 
@@ -168,7 +163,7 @@ class Engine:
         cfg: Config,
         instruments: Iterable[Instrument],
         venues: Mapping[str, ExecutionVenue],
-        journal: EngineSink,
+        journal: Journal,
         balances: Mapping[str, Mapping[str, int]],
     ) -> None:
         self.cfg = cfg

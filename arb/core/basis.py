@@ -86,7 +86,6 @@ from arb.core.basis_book import BasisFill
 from arb.core.basis_book import BasisPosition
 from arb.core.basis_book import FundingPayment
 from arb.core.basis_book import PositionState
-from arb.core.basis_pricing import MAX_ID_LEN
 from arb.core.basis_pricing import NO_BOUND_HI as _NO_BOUND_HI
 from arb.core.basis_pricing import NO_BOUND_LO as _NO_BOUND_LO
 from arb.core.basis_pricing import NS_PER_MS
@@ -114,7 +113,6 @@ from arb.core.contracts import annualised_basis_ppm
 from arb.core.contracts import px_amount
 from arb.core.detector import Balances
 from arb.core.detector import VenueParams
-from arb.core.errors import InvariantViolation
 from arb.core.errors import PrecisionError
 from arb.core.events import FundingRate
 from arb.core.instruments import Instrument
@@ -123,6 +121,8 @@ from arb.core.money import PPM
 from arb.core.money import fee_amount
 from arb.core.numbers import POW10
 from arb.core.opportunity import Opportunity
+from arb.core.opportunity import most_profitable
+from arb.core.opportunity import opportunity_id
 from arb.core.sizing import ceil_raw
 from arb.core.sizing import floor_raw
 from arb.core.sync import BookSync
@@ -551,19 +551,12 @@ class BasisDetector:
         balances: Balances | None,
     ) -> Opportunity | None:
         # Every pair's entry, as ``_decide`` with no position open (so no exit due).
-        best: _Priced | None = None
-        refusal: tuple[str, str] | None = None
-        for v in views:
-            out: _Priced | tuple[str, str]
-            if self._tops_fail(v, books, now_ns):
-                out = _TOPS_REFUSAL
-            else:
-                out = self._evaluate(v.pair, books, now_ns, balances)
-            if isinstance(out, _Priced):
-                if best is None or out.profit > best.profit:
-                    best = out
-            elif refusal is None:
-                refusal = out
+        best, refusal = most_profitable(
+            _TOPS_REFUSAL
+            if self._tops_fail(v, books, now_ns)
+            else self._evaluate(v.pair, books, now_ns, balances)
+            for v in views
+        )
         return self._conclude(best, refusal, now_ns)
 
     def _decide(
@@ -578,15 +571,9 @@ class BasisDetector:
         if exit_ is not None:
             self._refuse("", "")
             return exit_
-        best: _Priced | None = None
-        refusal: tuple[str, str] | None = None
-        for pair in pairs:
-            out = self._evaluate(pair, books, now_ns, balances)
-            if isinstance(out, _Priced):
-                if best is None or out.profit > best.profit:
-                    best = out
-            elif refusal is None:
-                refusal = out
+        best, refusal = most_profitable(
+            self._evaluate(pair, books, now_ns, balances) for pair in pairs
+        )
         return self._conclude(best, refusal, now_ns)
 
     def _conclude(
@@ -850,9 +837,7 @@ class BasisDetector:
 
     def _emit(self, p: _Priced, now_ns: int) -> Opportunity:
         self._counter += 1
-        oid = f"{self._id_prefix}{now_ns // NS_PER_MS}N{self._counter}"
-        if len(oid) > MAX_ID_LEN:
-            raise InvariantViolation(f"opportunity id {oid!r} is longer than {MAX_ID_LEN}")
+        oid = opportunity_id(self._id_prefix, now_ns, self._counter)
         pair, d = p.pair, p.direction
         spot_side = Side.BUY if d is BasisDirection.LONG_SPOT else Side.SELL
         legs = (

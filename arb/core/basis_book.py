@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from arb.core.basis_pricing import MAX_ID_LEN
 from arb.core.basis_pricing import NS_PER_MS
 from arb.core.basis_pricing import BasisDirection
 from arb.core.basis_pricing import Key
@@ -49,6 +48,7 @@ from arb.core.errors import InvariantViolation
 from arb.core.instruments import Instrument
 from arb.core.money import fee_amount
 from arb.core.opportunity import Opportunity
+from arb.core.opportunity import opportunity_id
 from arb.core.sync import BookSync
 from arb.core.types import Side
 
@@ -425,9 +425,7 @@ class BasisBook:
 
     def _next_id(self, now_ns: int) -> str:
         self._counter += 1
-        oid = f"{self._id_prefix}{now_ns // NS_PER_MS}N{self._counter}"
-        if len(oid) > MAX_ID_LEN:
-            raise InvariantViolation(f"opportunity id {oid!r} is longer than {MAX_ID_LEN}")
+        oid = opportunity_id(self._id_prefix, now_ns, self._counter)
         return oid
 
     def _exit(

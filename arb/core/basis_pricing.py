@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from arb.core.basis import BasisConfig
 
 __all__ = [
-    "MAX_ID_LEN",
     "NO_BOUND_HI",
     "NO_BOUND_LO",
     "NS_PER_MS",
@@ -78,7 +77,6 @@ Key = tuple[str, str]
 R = RATE_ONE
 UNIT = POW10[AMOUNT_PRECISION]
 NS_PER_MS = 1_000_000
-MAX_ID_LEN = 24
 _PPB_PER_BPS = 100_000
 
 

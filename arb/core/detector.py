@@ -66,6 +66,8 @@ from arb.core.money import fee_amount
 from arb.core.numbers import POW10
 from arb.core.opportunity import Leg
 from arb.core.opportunity import Opportunity
+from arb.core.opportunity import most_profitable
+from arb.core.opportunity import opportunity_id
 from arb.core.sizing import NO_CAP
 from arb.core.sizing import RATE_ONE
 from arb.core.sizing import CrossWalk
@@ -96,7 +98,6 @@ Balances = Mapping[str, Mapping[str, int]]
 
 NS_PER_MS = 1_000_000
 _PPB_PER_PPM = RATE_ONE // PPM
-_MAX_ID_LEN = 24  # client order ids append "L<leg>A<attempt>" and must stay <= 32 chars
 
 
 class DetectorRefusal(enum.StrEnum):
@@ -559,15 +560,9 @@ class SpatialDetector:
         now_ns: int,
         balances: Balances | None,
     ) -> Opportunity | None:
-        best: _Priced | None = None
-        refusal: tuple[str, str] | None = None
-        for pair in cands:
-            out = self._price(pair, books, now_ns, balances)
-            if isinstance(out, _Priced):
-                if best is None or out.profit > best.profit:
-                    best = out
-            elif refusal is None:
-                refusal = out
+        best, refusal = most_profitable(
+            self._price(pair, books, now_ns, balances) for pair in cands
+        )
         if best is None:
             if refusal is not None:  # always: every candidate was refused
                 self.last_refusal, self.last_refusal_detail = refusal
@@ -685,9 +680,7 @@ class SpatialDetector:
 
     def _emit(self, p: _Priced, now_ns: int) -> Opportunity:
         self._counter += 1
-        oid = f"{self._id_prefix}{now_ns // NS_PER_MS}N{self._counter}"
-        if len(oid) > _MAX_ID_LEN:
-            raise InvariantViolation(f"opportunity id {oid!r} is longer than {_MAX_ID_LEN}")
+        oid = opportunity_id(self._id_prefix, now_ns, self._counter)
         return p.opportunity(oid, now_ns, self.config.haircut_sigmas)
 
 

@@ -87,6 +87,8 @@ from arb.core.money import fee_amount
 from arb.core.numbers import POW10
 from arb.core.opportunity import Leg
 from arb.core.opportunity import Opportunity
+from arb.core.opportunity import most_profitable
+from arb.core.opportunity import opportunity_id
 from arb.core.sizing import NO_CAP
 from arb.core.sizing import RATE_ONE
 from arb.core.sizing import ceil_raw
@@ -107,7 +109,6 @@ __all__ = [
 Key = tuple[str, str]
 NS_PER_MS = 1_000_000
 UNIT = POW10[AMOUNT_PRECISION]
-_MAX_ID_LEN = 24  # client order ids append "L<leg>A<attempt>" and must stay <= 32 chars
 _MAX_TRIMS = 8  # balance / minimum re-fits of one chain before giving up
 
 
@@ -637,15 +638,7 @@ class TriangularDetector:
         now_ns: int,
         balances: Balances | None,
     ) -> Opportunity | None:
-        best: _Priced | None = None
-        refusal: tuple[str, str] | None = None
-        for c in cands:
-            out = self._price(c, books, now_ns, balances)
-            if isinstance(out, _Priced):
-                if best is None or out.profit > best.profit:
-                    best = out
-            elif refusal is None:
-                refusal = out
+        best, refusal = most_profitable(self._price(c, books, now_ns, balances) for c in cands)
         if best is None:
             if refusal is not None:
                 self.last_refusal, self.last_refusal_detail = refusal
@@ -653,9 +646,7 @@ class TriangularDetector:
         self.last_refusal = ""
         self.last_refusal_detail = ""
         self._counter += 1
-        oid = f"{self._id_prefix}{now_ns // NS_PER_MS}N{self._counter}"
-        if len(oid) > _MAX_ID_LEN:
-            raise InvariantViolation(f"opportunity id {oid!r} is longer than {_MAX_ID_LEN}")
+        oid = opportunity_id(self._id_prefix, now_ns, self._counter)
         return best.opportunity(oid, now_ns, self.config.haircut_sigmas)
 
     def _price(
