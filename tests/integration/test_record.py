@@ -87,7 +87,7 @@ def record_sandbox(
     return run(go()), notes
 
 
-def verify_clean(rec: Recording, *, allow_gaps: bool = False) -> VerifyReport:
+def verify_clean(rec: Recording, *, allow_gaps: bool = False, trades: bool = True) -> VerifyReport:
     report, books, errors = verify_recording(rec)
     assert report.frames == rec.manifest.frames > 0
     assert errors == []
@@ -96,7 +96,8 @@ def verify_clean(rec: Recording, *, allow_gaps: bool = False) -> VerifyReport:
     assert all(b.synced_at_end for b in books)
     assert report.unsynced_books == 0
     assert report.deltas > 0
-    assert report.trades > 0
+    if trades:  # the sandbox prints a public trade about once a second
+        assert report.trades > 0
     return report
 
 
@@ -218,7 +219,8 @@ def test_a_killed_recorder_leaves_the_files_closed_before_readable(tmp_path):
     rec = open_recording(out)
     assert "checkpoint" in rec.manifest.notes
     assert len(rec.manifest.files) >= 3
-    verify_clean(rec)
+    # under a second of checkpointed files: books, not necessarily a public trade yet
+    verify_clean(rec, trades=False)
 
 
 def test_record_command_with_duration_in_process(tmp_path, capsys):
