@@ -40,10 +40,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import ccxt
 import msgspec
 
 from arb.config import Config
 from arb.core.errors import ArbError
+from arb.core.errors import VenueError
 from arb.core.money import AMOUNT_PRECISION
 from arb.core.money import bps_to_ppm
 from arb.engine import Engine
@@ -298,11 +301,6 @@ class LiveRunner:
         state = Path(cfg.live.state_dir)
         state.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before anything runs
         open_trades = self._read_back()
-        if cfg.live.record:
-            rec_dir = state / "recordings" / f"{self.mode}-{self.started_ns}"
-            self.writer = RecordingWriter(
-                rec_dir, source=f"arb run ({self.mode})", rotate_s=3600.0, checkpoint=True
-            )
         self.links = build_links(
             cfg, self.where, paper=self.paper, clock_ns=self.clock, on_frame=self._on_frame,
             record=self._record, env=self.env,
@@ -313,8 +311,13 @@ class LiveRunner:
         journal: Journal | None = None
         try:
             for link in self.links:
-                await link.open()
-                if self.writer is not None:
+                await self._open(link)
+            if cfg.live.record:  # once every venue is open: a failed start leaves no recording
+                rec_dir = state / "recordings" / f"{self.mode}-{self.started_ns}"
+                self.writer = RecordingWriter(
+                    rec_dir, source=f"arb run ({self.mode})", rotate_s=3600.0, checkpoint=True
+                )
+                for link in self.links:
                     for inst in link.instruments:
                         self.writer.add_instrument(inst)
             journal = self._open_journal()
@@ -333,6 +336,20 @@ class LiveRunner:
         finally:
             await self._shutdown(journal)
         return self.exit_code
+
+    async def _open(self, link: OkxLink | CcxtLink) -> None:
+        # A venue that cannot be reached or answers nonsense at start stops arb with its name
+        # and the cause (not a traceback).
+        try:
+            await link.open()
+        except ArbError:
+            raise
+        except (aiohttp.ClientError, OSError, TimeoutError, ccxt.BaseError) as e:
+            raise VenueError(
+                f"{self.where}: venue {link.venue_id}: cannot start: {type(e).__name__}: {e}",
+                venue=link.venue_id,
+                retryable=True,
+            ) from e
 
     def _read_back(self) -> list[OpenTrade]:
         if self.paper or not self.journal_path.exists():
