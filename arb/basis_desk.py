@@ -110,8 +110,8 @@ class BasisDesk:
         self.detector.on_funding(ev)
 
     def on_venue_funding(self, payments: Iterable[VenueFunding]) -> None:
-        """Funding a venue settled: the ledger, the journal, the strategy's positions (at the
-        perp's mark when the payment is booked: the mid of its book)."""
+        """Funding a venue settled: the ledger, the journal, the strategy's positions (the
+        venue's own amount, split among them by contracts; the mark is the perp's mid)."""
         for pay in payments:
             self.ledger.on_funding(pay.venue, pay.symbol, pay.amount, pay.ccy)
             key = (pay.venue, pay.symbol)
@@ -119,7 +119,9 @@ class BasisDesk:
             booked = []
             if pay.position and mark:
                 before = sum(p.funding_quote for p in self.book.open_positions())
-                booked = self.book.on_funding_settlement(key, mark, pay.rate_ppb, pay.ts_event)
+                booked = self.book.on_funding_settlement(
+                    key, mark, pay.rate_ppb, pay.ts_event, paid=(pay.amount, pay.position)
+                )
                 after = sum(p.funding_quote for p in self.book.open_positions())
                 self.funding_quote += after - before
             self.journal.record_funding(

@@ -287,17 +287,39 @@ class BasisBook:
     # -- funding ------------------------------------------------------------------------------
 
     def on_funding_settlement(
-        self, perp: Key, mark_px: int, rate_ppb: int, ts: int
+        self,
+        perp: Key,
+        mark_px: int,
+        rate_ppb: int,
+        ts: int,
+        *,
+        paid: tuple[int, int] | None = None,
     ) -> list[FundingPayment]:
         """Pay or charge every position on ``perp`` for the settlement at ``ts`` (a settlement
-        already booked for a position, ``ts <= last_funding_ts``, is skipped)."""
+        already booked for a position, ``ts <= last_funding_ts``, is skipped).
+
+        ``paid`` is what the venue actually settled, ``(amount, contracts)``: when the
+        positions booked here are exactly that position, the venue's amount is split among
+        them by contracts (the remainder to the last), so the strategy's funding is the
+        venue's to the unit; otherwise each is priced at ``mark_px``.
+        """
+        due = [
+            pos
+            for pos in self.open_positions()
+            if self.pairs[pos.pair].perp_key == perp and pos.perp_qty and ts > pos.last_funding_ts
+        ]
+        split: list[int] | None = None
+        if paid is not None and due and sum(p.perp_qty for p in due) == paid[1]:
+            total, contracts = paid
+            split = [total * p.perp_qty // contracts for p in due[:-1]]
+            split.append(total - sum(split))
         out: list[FundingPayment] = []
-        for pos in self.open_positions():
-            pair = self.pairs[pos.pair]
-            if pair.perp_key != perp or not pos.perp_qty or ts <= pos.last_funding_ts:
-                continue
-            inst = pair.perp
-            amount = funding_payment(inst, pos.perp_qty, mark_px, rate_ppb)
+        for i, pos in enumerate(due):
+            inst = self.pairs[pos.pair].perp
+            if split is not None:
+                amount = split[i]
+            else:
+                amount = funding_payment(inst, pos.perp_qty, mark_px, rate_ppb)
             quote = base_to_quote(inst, amount, mark_px, round_up=False) if inst.inverse else amount
             pos.funding += amount
             pos.funding_quote += quote

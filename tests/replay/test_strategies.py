@@ -95,3 +95,35 @@ def test_basis_replay_opens_and_closes_hedged_positions(
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     assert abs(float(data["strategies"]["basis"]["pnl_quote"]) - realised / 1e18) < 0.05
     assert float(data["unhedged_notional_end_quote"]) < 1.0  # rounding dust at most
+
+
+def test_basis_position_held_over_the_funding_time_pays_funding_to_the_unit(
+    basis_recordings: list[Path], tmp_path: Path
+) -> None:
+    """With a 3-minute horizon the USD-M position is still open at 00:00 UTC: the simulated
+    venue settles the configured 0.01 % on its value at the mark; the ledger, the journal's
+    funding row and the position agree on it."""
+    text = BASIS.read_text().replace("horizon_h = 0.02 ", "horizon_h = 0.05 ", 1)
+    assert "horizon_h = 0.05 " in text
+    cfg_path = tmp_path / "basis-3min.toml"
+    cfg_path.write_text(text)
+    report = run_replay(load_config(cfg_path), cfg_path, basis_recordings, tmp_path / "out")
+    assert report.ledger_matches_venues
+    with open_journal(tmp_path / "out" / "journal.sqlite") as j:
+        (row,) = j.funding()
+        (opened,) = j.open_positions()
+    assert row.ts == 1_723_161_600_000_000_000  # 2024-08-09 00:00:00 UTC
+    assert (row.venue, row.symbol, row.ccy, row.source) == (
+        "binance-usdm",
+        "BTC-USDT-PERP",
+        "USDT",
+        "config",
+    )
+    assert row.position == opened.perp_qty > 0  # long perp (short spot): longs pay
+    assert row.rate_ppb == 100_000
+    # 0.01 % of the position's value at the mark, charged (rounded against the account)
+    assert row.amount == (-row.value * 100_000) // 10**9 < 0
+    assert row.position_id == opened.position_id
+    # the strategy books the venue's own amount on its position, to the unit
+    assert report.strategies["basis"].funding_quote * 10**18 == row.amount
+    assert opened.funding_quote == 0  # the open row was written before the settlement
