@@ -752,3 +752,41 @@ def test_short_spot_position_closes_when_the_basis_comes_back():
     assert closed.realised == amt("30.4226225")
     assert cents(closed.realised) == Decimal("30.42")
     assert out.expected_profit == closed.realised
+
+
+def test_the_venues_funding_is_split_among_the_positions_by_contracts():
+    """Two positions on one perp: the venue's settled amount (not a recomputation) is booked,
+    split 3:1 by contracts with the remainder on the last; a venue position that is not the
+    strategy's alone is priced at the mark instead."""
+    det = detector(exit_bps=2.0, max_positions=2)
+    det.on_funding(funding(USDM, 100_000))
+    rows = {
+        SPOT.key: ([("59999.99", "1")], [("60000.00", "0.5"), ("60100.00", "10")]),
+        USDM.key: ([("60300.0", "0.5"), ("60000.0", "10")], [("60300.1", "1")]),
+    }
+    book = det.book
+    for qty, fee_s, fee_p in (("0.3", "18", "9.045"), ("0.1", "6", "3.015")):
+        opp = enter(det, rows)
+        book.open(
+            opp.id,
+            [
+                fill(SPOT, Side.BUY, "60000.00", qty, fee_s, "USDT"),
+                fill(USDM, Side.SELL, "60300.0", qty, fee_p, "USDT"),
+            ],
+            NOW,
+        )
+    a, b = book.open_positions()
+    assert (a.perp_qty, b.perp_qty) == (-300, -100)
+    # the venue credited the whole short (-400 contracts) 2.400000000000000001 USDT
+    paid = amt("2.400000000000000001")
+    p1, p2 = book.on_funding_settlement(
+        USDM.key, USDM.px_to_raw("60000.0"), 100_000, T0 + HOUR, paid=(paid, -400)
+    )
+    assert (p1.amount, p2.amount) == (paid * 3 // 4, paid - paid * 3 // 4)
+    assert p1.amount + p2.amount == paid
+    assert a.funding_quote + b.funding_quote == paid
+    # the venue's position is not the strategy's (another -100 contracts): priced at the mark
+    q1, q2 = book.on_funding_settlement(
+        USDM.key, USDM.px_to_raw("60000.0"), 100_000, T0 + 9 * HOUR, paid=(paid, -500)
+    )
+    assert (q1.amount, q2.amount) == (amt("1.8"), amt("0.6"))  # 0.3 and 0.1 BTC x 60000 x 1e-4
