@@ -68,6 +68,8 @@ from arb.core.opportunity import Leg
 from arb.core.opportunity import Opportunity
 from arb.core.opportunity import most_profitable
 from arb.core.opportunity import opportunity_id
+from arb.core.quotes import book_age
+from arb.core.quotes import quote_haircut
 from arb.core.sizing import NO_CAP
 from arb.core.sizing import RATE_ONE
 from arb.core.sizing import CrossWalk
@@ -79,7 +81,6 @@ from arb.core.sizing import round_down
 from arb.core.sizing import walk_cross
 from arb.core.sync import BookSync
 from arb.core.types import Side
-from arb.core.volatility import NS_PER_S
 from arb.core.volatility import Volatility
 
 __all__ = [
@@ -613,32 +614,18 @@ class SpatialDetector:
         self, pair: _Pair, books: Mapping[Key, BookSync], now_ns: int
     ) -> list[_Quote] | tuple[str, str]:
         out: list[_Quote] = []
+        cfg = self.config
         for spec in (pair.buy, pair.sell):
             sync = books.get(spec.key)
-            venue, symbol = spec.key
-            if sync is None or not sync.valid:
-                code = f"{DetectorRefusal.BOOK_INVALID.value}:{venue}:{symbol}"
-                why = sync.last_failure if sync is not None else "no book"
-                return code, f"{venue} {symbol} book is not synced ({why or 'awaiting snapshot'})"
-            book = sync.book
-            age = now_ns - book.ts_recv
-            if age < 0:
-                age = 0
-            if age > self._max_age_ns:
-                return (
-                    f"{DetectorRefusal.STALE_BOOK.value}:{venue}:{symbol}",
-                    f"{venue} {symbol} book was received {age / NS_PER_MS:.3f} ms ago, "
-                    f"limit {self.config.max_quote_age_ms} ms",
-                )
+            age = book_age(sync, spec.key, now_ns, self._max_age_ns, cfg.max_quote_age_ms)
+            if isinstance(age, tuple):
+                return age
+            assert sync is not None  # noqa: S101 - book_age refuses a missing book
             vol = self._nodes[spec.key].view.vol
-            if book.bids and book.asks:
-                mid = book.bids._list._maxes[-1] + book.asks._list._lists[0][0]
-                if mid != vol.last_mid:
-                    vol.update(book.ts_recv or now_ns, mid)
-            sigma = vol.sigma_per_sqrt_s(now_ns)
-            horizon_s = spec.latency_s + age / NS_PER_S
-            rate = self.config.haircut_sigmas * sigma * math.sqrt(horizon_s)
-            out.append(_Quote(sync, age, sigma, math.ceil(rate * RATE_ONE)))
+            sigma, haircut = quote_haircut(
+                vol, sync, now_ns, spec.latency_s, age, cfg.haircut_sigmas
+            )
+            out.append(_Quote(sync, age, sigma, haircut))
         return out
 
     def _caps(self, pair: _Pair, balances: Balances | None) -> WalkCaps:

@@ -89,13 +89,14 @@ from arb.core.opportunity import Leg
 from arb.core.opportunity import Opportunity
 from arb.core.opportunity import most_profitable
 from arb.core.opportunity import opportunity_id
+from arb.core.quotes import book_age
+from arb.core.quotes import quote_haircut
 from arb.core.sizing import NO_CAP
 from arb.core.sizing import RATE_ONE
 from arb.core.sizing import ceil_raw
 from arb.core.sizing import floor_raw
 from arb.core.sync import BookSync
 from arb.core.types import Side
-from arb.core.volatility import NS_PER_S
 from arb.core.volatility import Volatility
 
 __all__ = [
@@ -682,27 +683,17 @@ class TriangularDetector:
         self, c: Cycle, books: Mapping[Key, BookSync], now_ns: int
     ) -> list[_Quote] | tuple[str, str]:
         out: list[_Quote] = []
+        cfg = self.config
         for s in c.steps:
             sync = books.get(s.key)
-            venue, symbol = s.key
-            if sync is None or not sync.valid:
-                why = sync.last_failure if sync is not None else "no book"
-                return (
-                    f"{TriangularRefusal.BOOK_INVALID.value}:{venue}:{symbol}",
-                    f"{venue} {symbol} book is not synced ({why or 'awaiting snapshot'})",
-                )
-            age = max(now_ns - sync.book.ts_recv, 0)
-            if age > self._max_age_ns:
-                return (
-                    f"{TriangularRefusal.STALE_BOOK.value}:{venue}:{symbol}",
-                    f"{venue} {symbol} book was received {age / NS_PER_MS:.3f} ms ago, "
-                    f"limit {self.config.max_quote_age_ms} ms",
-                )
-            vol = self._vols[s.key]
-            _feed_vol(vol, sync, now_ns)
-            sigma = vol.sigma_per_sqrt_s(now_ns)
-            rate = self.config.haircut_sigmas * sigma * math.sqrt(s.latency_s + age / NS_PER_S)
-            out.append(_Quote(sync, age, sigma, math.ceil(rate * RATE_ONE)))
+            age = book_age(sync, s.key, now_ns, self._max_age_ns, cfg.max_quote_age_ms)
+            if isinstance(age, tuple):
+                return age
+            assert sync is not None  # noqa: S101 - book_age refuses a missing book
+            sigma, haircut = quote_haircut(
+                self._vols[s.key], sync, now_ns, s.latency_s, age, cfg.haircut_sigmas
+            )
+            out.append(_Quote(sync, age, sigma, haircut))
         return out
 
     def _check_profit(self, c: Cycle, p: _Priced, walk: _Walk) -> _Priced | tuple[str, str]:
@@ -749,16 +740,6 @@ def _top_edge(c: Cycle, books: Mapping[Key, BookSync]) -> int:
     if c._c_num * sells > c._c_den * buys:
         return 1
     return 0 if c._g_num * sells > c._g_den * buys else -1
-
-
-def _feed_vol(vol: Volatility, sync: BookSync, now_ns: int) -> None:
-    book = sync.book
-    maxes = book.bids._list._maxes
-    lists = book.asks._list._lists
-    if maxes and lists:
-        mid = maxes[-1] + lists[0][0]
-        if mid != vol.last_mid:
-            vol.update(book.ts_recv or now_ns, mid)
 
 
 def _cycle_balances(c: Cycle, balances: Balances | None) -> tuple[int, int, int]:
