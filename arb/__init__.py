@@ -31,10 +31,13 @@ from arb.core.errors import VenueError
 from arb.core.events import NO_SEQ
 from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
+from arb.core.events import Delta
 from arb.core.events import FundingRate
 from arb.core.events import MarketEvent
 from arb.core.events import MarkPrice
 from arb.core.events import Quote
+from arb.core.events import TextBookDelta
+from arb.core.events import TextRow
 from arb.core.events import Trade
 from arb.core.instruments import Instrument
 from arb.core.instruments import InstrumentKind
@@ -135,6 +138,7 @@ __all__ = [
     "DataError",
     "Decision",
     "DecodeError",
+    "Delta",
     "DepthWalk",
     "DetectorConfig",
     "DetectorRefusal",
@@ -187,6 +191,8 @@ __all__ = [
     "SpatialDetector",
     "SymbolLimits",
     "SyncState",
+    "TextBookDelta",
+    "TextRow",
     "Trade",
     "Trigger",
     "UnknownInstrument",

@@ -32,8 +32,10 @@ from arb.core.errors import DataError
 from arb.core.errors import VenueError
 from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
+from arb.core.events import Delta
 from arb.core.events import FundingRate
 from arb.core.events import MarkPrice
+from arb.core.events import TextBookDelta
 from arb.core.events import Trade
 from arb.core.instruments import Instrument
 from arb.core.ledger import Ledger
@@ -171,7 +173,9 @@ class Engine:
         wanted = {(v, p.symbol) for p in cfg.pairs for v in p.venues}
         insts = list(instruments)
         self.instruments: dict[Key, Instrument] = {i.key: i for i in insts if i.key in wanted}
-        self.codecs: dict[str, VenueCodec] = {v: build_codec(v, insts) for v in venue_ids}
+        self.codecs: dict[str, VenueCodec] = {
+            v: build_codec(v, insts, text_deltas=True) for v in venue_ids
+        }
         self.venues = venues
         self.books: dict[Key, BookSync] = {}
         """The book each (venue, symbol) trades on: its first book channel."""
@@ -258,7 +262,7 @@ class Engine:
             return
         changed: list[Key] = []
         for ev in events:
-            if isinstance(ev, BookDelta | BookSnapshot):
+            if isinstance(ev, TextBookDelta | BookDelta | BookSnapshot):
                 key = (ev.venue, ev.symbol)
                 if key not in self.instruments:
                     continue
@@ -283,7 +287,7 @@ class Engine:
         for key in keys:
             self._others_of.setdefault(key, []).append((name, det))
 
-    def _book_event(self, key: Key, ev: BookDelta | BookSnapshot) -> bool:
+    def _book_event(self, key: Key, ev: Delta | BookSnapshot) -> bool:
         # Apply to the book of its channel; True when the trading book changed and is valid.
         channel = self._channel.setdefault(key, ev.channel)
         sk = (key[0], key[1], ev.channel)
@@ -293,12 +297,21 @@ class Engine:
             sync = self._syncs[sk] = spec.new_sync(key[0], key[1])
             if channel == ev.channel:
                 self.books[key] = sync
-        outcome = sync.on_delta(ev) if isinstance(ev, BookDelta) else sync.on_snapshot(ev)
-        if outcome in (Outcome.GAP, Outcome.BAD_CHECKSUM, Outcome.CROSSED):
+        outcome = sync.on_snapshot(ev) if isinstance(ev, BookSnapshot) else sync.on_delta(ev)
+        if outcome is Outcome.MALFORMED:
+            # A row that does not convert (text updates are converted as applied): counted
+            # like any undecodable frame; the book was dropped and resyncs.
+            st = self.stats
+            st.decode_errors += 1
+            if len(self.error_samples) < MAX_ERROR_SAMPLES:
+                self.error_samples.append(
+                    f"frame {st.frames} ({key[0]} {ev.channel}): {sync.last_failure}"
+                )
+        if outcome in (Outcome.GAP, Outcome.BAD_CHECKSUM, Outcome.CROSSED, Outcome.MALFORMED):
             self.stats.book_failures += 1
             if self.on_book_failure is not None:
                 self.on_book_failure(key[0], key[1], ev.channel)
-        if channel != ev.channel:
+        if channel != ev.channel or outcome is Outcome.MALFORMED:
             return False
         venue = self.venues.get(key[0])
         if venue is not None:

@@ -109,7 +109,7 @@ def okx_instrument() -> Instrument:
 
 
 def arb_levels(book: LocalBook) -> Book:
-    return list(reversed(book.bids.items())), list(book.asks.items())
+    return list(book.iter_bids()), list(book.iter_asks())
 
 
 def ccxt_levels(ob: Any) -> Book:

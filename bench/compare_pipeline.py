@@ -53,8 +53,8 @@ from arb.core.detector import DetectorConfig
 from arb.core.detector import DetectorRefusal
 from arb.core.detector import SpatialDetector
 from arb.core.detector import VenueParams
-from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
+from arb.core.events import TextBookDelta
 from arb.core.instruments import Instrument
 from arb.core.instruments import InstrumentKind
 from arb.core.money import AMOUNT_PRECISION
@@ -205,7 +205,7 @@ def arb_decide(
 ) -> tuple[Callable[[Item], Opportunity | None], Refresh, ArbState]:
     """``OkxCodec.decode`` + ``BookSync.on_delta`` + ``SpatialDetector.on_book_update``."""
     okx_inst, bn_inst = okx_instrument(), binance_instrument()
-    codec = OkxCodec([okx_inst])
+    codec = OkxCodec([okx_inst], text_deltas=True)
     okx = codec.book_spec(SYMBOL, "books").new_sync("okx", SYMBOL)
     (snap,) = codec.decode("<", CONN, s.snapshot_frame, TS_RECV)
     assert isinstance(snap, BookSnapshot)
@@ -222,7 +222,7 @@ def arb_decide(
     def step(item: Item) -> Opportunity | None:
         frame, ts = item
         for ev in decode("<", CONN, frame, ts):
-            if ev.__class__ is BookDelta:
+            if ev.__class__ is TextBookDelta:
                 on_delta(ev)
         return detect("okx", SYMBOL, books, ts, BALANCES)
 

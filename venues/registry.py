@@ -19,9 +19,9 @@ __all__ = ["NATIVE_VENUES", "VenueCodec", "build_codec"]
 NATIVE_VENUES: tuple[str, ...] = ("okx", *BINANCE_VENUES)
 
 
-def _native(venue: str, instruments: list[Instrument]) -> FrameCodec | None:
+def _native(venue: str, instruments: list[Instrument], text_deltas: bool) -> FrameCodec | None:
     if venue == "okx":
-        return OkxCodec(instruments)
+        return OkxCodec(instruments, text_deltas=text_deltas)
     if venue in BINANCE_VENUES:
         return BinanceCodec(venue, instruments)
     return None
@@ -33,11 +33,13 @@ class VenueCodec:
     close) carry no market data.
     """
 
-    def __init__(self, venue: str, instruments: Iterable[Instrument]) -> None:
+    def __init__(
+        self, venue: str, instruments: Iterable[Instrument], *, text_deltas: bool = False
+    ) -> None:
         insts = [i for i in instruments if i.venue == venue]
         self.venue = venue
         self._instruments = insts
-        self.native = _native(venue, insts)
+        self.native = _native(venue, insts, text_deltas)
         self.normalized = NormalizedCodec(venue, insts)
 
     def decode(self, kind: str, conn: str, payload: bytes, ts_recv: int) -> list[MarketEvent]:
@@ -59,6 +61,13 @@ class VenueCodec:
         return self.native is not None
 
 
-def build_codec(venue: str, instruments: Iterable[Instrument]) -> VenueCodec:
-    """Codec for ``venue`` with the instruments of a recording manifest or a venue's REST."""
-    return VenueCodec(venue, instruments)
+def build_codec(
+    venue: str, instruments: Iterable[Instrument], *, text_deltas: bool = False
+) -> VenueCodec:
+    """Codec for ``venue`` with the instruments of a recording manifest or a venue's REST.
+
+    ``text_deltas``: book updates that can be applied as the venue's text rows come out as
+    ``TextBookDelta`` (the engine's books convert them as they apply them; see
+    ``arb.core.events``); every other reader gets ``BookDelta``.
+    """
+    return VenueCodec(venue, instruments, text_deltas=text_deltas)

@@ -226,12 +226,7 @@ def build_pairs(
 def book_levels(sync: BookSync, taker: Side) -> Iterator[tuple[int, int]]:
     """``(px, qty)`` in the order a taker on ``taker`` side meets them."""
     book = sync.book
-    if taker is Side.BUY:
-        yield from book.asks.items()
-        return
-    bids = book.bids
-    for px in reversed(bids):
-        yield px, bids[px]
+    yield from book.iter_asks() if taker is Side.BUY else book.iter_bids()
 
 
 class Walk(msgspec.Struct, frozen=True, gc=False):
@@ -305,11 +300,11 @@ def read_tops(pair: PairParams, books: Mapping[Key, BookSync]) -> Tops | tuple[s
 
 def best_bid(book: LocalBook) -> int:
     # O(1) without method calls: the bid SortedList's ``_maxes`` (as LocalBook.best_bid).
-    return int(book.bids._list._maxes[-1])
+    return int(book.bid_prices._maxes[-1])
 
 
 def best_ask(book: LocalBook) -> int:
-    return int(book.asks._list._lists[0][0])
+    return int(book.ask_prices._lists[0][0])
 
 
 def stale_refusal(

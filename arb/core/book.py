@@ -1,7 +1,10 @@
-"""L2 order book for one (venue, instrument): two ``SortedDict[int, int]`` keyed by raw price.
+"""L2 order book for one (venue, instrument): per side, sizes by raw price and sorted prices.
 
-Both sides are stored in ascending price order: the best ask is ``asks.peekitem(0)`` and the
-best bid is ``bids.peekitem(-1)``. Quantities are raw integers; a level never holds 0.
+Each side is a plain ``dict[int, int]`` (``bids``, ``asks``: raw price -> raw size, C-speed
+lookups and stores) and a ``SortedList`` of its prices (``bid_prices``, ``ask_prices``,
+ascending): the best ask is ``ask_prices[0]``, the best bid ``bid_prices[-1]``; iterate the
+prices list for depth in price order (``reversed(bid_prices)`` for bids, best first).
+Quantities are raw integers; a level never holds 0.
 
 When ``keep_raw`` is set, the book also keeps each level's price and size strings exactly as
 the venue sent them, for checksums computed over the original text (OKX). The book itself
@@ -10,8 +13,6 @@ knows nothing about sequences or checksums: ``arb.core.sync.BookSync`` drives it
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from bisect import insort
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -19,16 +20,19 @@ from itertools import chain
 from itertools import islice
 
 import msgspec
-from sortedcontainers import SortedDict
 from sortedcontainers import SortedList
 
+from arb.core.book_apply import Level
+from arb.core.book_apply import RawRows
+from arb.core.book_apply import applier
+from arb.core.book_apply import raw_applier
+from arb.core.book_apply import text_applier
 from arb.core.errors import InvariantViolation
+from arb.core.events import TextRow
+from arb.core.scaler import RawScaler
 from arb.core.types import Side
 
 __all__ = ["DepthWalk", "LocalBook"]
-
-Level = tuple[int, int]
-RawRows = Sequence[Sequence[str]]
 
 
 class DepthWalk(msgspec.Struct, frozen=True, gc=False):
@@ -60,10 +64,15 @@ class LocalBook:
         "_bid_maxes",
         "_raw_asks",
         "_raw_bids",
+        "apply_text_asks",
+        "apply_text_bids",
+        "ask_prices",
         "asks",
+        "bid_prices",
         "bids",
         "keep_raw",
         "symbol",
+        "text_scaler",
         "ts_event",
         "ts_recv",
         "venue",
@@ -73,18 +82,24 @@ class LocalBook:
         self.venue = venue
         self.symbol = symbol
         self.keep_raw = keep_raw
-        self.bids: SortedDict = SortedDict()
-        self.asks: SortedDict = SortedDict()
-        # The SortedLists' own lists, mutated in place for the life of the SortedDicts (which
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self.bid_prices: SortedList = SortedList()
+        self.ask_prices: SortedList = SortedList()
+        # The SortedLists' own lists, mutated in place for the life of the SortedLists (which
         # are never replaced): best bid ``_bid_maxes[-1]``, best ask ``_ask_lists[0][0]``.
-        self._bid_maxes: list[int] = self.bids._list._maxes
-        self._ask_lists: list[list[int]] = self.asks._list._lists
-        self._apply_bids = _applier(self.bids)
-        self._apply_asks = _applier(self.asks)
+        self._bid_maxes: list[int] = self.bid_prices._maxes
+        self._ask_lists: list[list[int]] = self.ask_prices._lists
+        self._apply_bids = applier(self.bids, self.bid_prices)
+        self._apply_asks = applier(self.asks, self.ask_prices)
         self._raw_bids: dict[int, tuple[str, str]] = {}
         self._raw_asks: dict[int, tuple[str, str]] = {}
-        self._apply_raw_bids = _raw_applier(self.bids, self._raw_bids)
-        self._apply_raw_asks = _raw_applier(self.asks, self._raw_asks)
+        self._apply_raw_bids = raw_applier(self.bids, self.bid_prices, self._raw_bids)
+        self._apply_raw_asks = raw_applier(self.asks, self.ask_prices, self._raw_asks)
+        # Text rows (``TextBookDelta``): appliers bound to the scaler of the last text update.
+        self.text_scaler: RawScaler | None = None
+        self.apply_text_bids: Callable[[Sequence[TextRow]], None] = _no_text
+        self.apply_text_asks: Callable[[Sequence[TextRow]], None] = _no_text
         self.ts_event = 0
         self.ts_recv = 0
 
@@ -94,6 +109,8 @@ class LocalBook:
         """Drop every level. Runtime complexity: O(n)."""
         self.bids.clear()
         self.asks.clear()
+        self.bid_prices.clear()
+        self.ask_prices.clear()
         self._raw_bids.clear()
         self._raw_asks.clear()
 
@@ -130,6 +147,25 @@ class LocalBook:
         if asks:
             self._apply_asks(asks)
 
+    def apply_text(
+        self, bids: Sequence[TextRow], asks: Sequence[TextRow], scaler: RawScaler
+    ) -> None:
+        """``apply_deltas`` of text rows, each converted by ``scaler`` as it is applied.
+
+        Raises ``PrecisionError`` for a string that does not fit, with the levels before it
+        applied: the book must then be cleared (``BookSync`` does). Runtime: O(k log n).
+        """
+        if scaler is not self.text_scaler:
+            self.text_scaler = scaler
+            self.apply_text_bids = text_applier(self.bids, self.bid_prices, scaler)
+            self.apply_text_asks = text_applier(self.asks, self.ask_prices, scaler)
+        if self.keep_raw:  # no raw strings: the checksum can no longer be trusted
+            self._raw_bids.clear()
+            self._raw_asks.clear()
+            self.keep_raw = False
+        self.apply_text_bids(bids)
+        self.apply_text_asks(asks)
+
     # -- reads ---------------------------------------------------------------------------
 
     def best_bid(self) -> Level | None:
@@ -138,7 +174,7 @@ class LocalBook:
         if not maxes:
             return None
         px = maxes[-1]
-        return (px, _dget(self.bids, px))
+        return (px, self.bids[px])
 
     def best_ask(self) -> Level | None:
         """Best (lowest) ask as ``(px_raw, qty_raw)``. Runtime complexity: O(1)."""
@@ -146,7 +182,7 @@ class LocalBook:
         if not lists:
             return None
         px = lists[0][0]
-        return (px, _dget(self.asks, px))
+        return (px, self.asks[px])
 
     def is_crossed(self) -> bool:
         """True when both sides exist and best bid >= best ask. Runtime complexity: O(1)."""
@@ -159,11 +195,11 @@ class LocalBook:
     def top(self, side: Side, n: int) -> list[Level]:
         """Best ``n`` levels of one book side (``Side.BUY`` = bids), best first. O(n)."""
         if side is _BUY:
-            keys = _best_bids(self.bids._list._lists, n)
-            get = _dget.__get__(self.bids)
+            keys = _best_bids(self.bid_prices._lists, n)
+            get = self.bids.__getitem__
         else:
             keys = _best_asks(self._ask_lists, n)
-            get = _dget.__get__(self.asks)
+            get = self.asks.__getitem__
         return list(zip(keys, map(get, keys), strict=True))
 
     def raw_top(self, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -171,7 +207,7 @@ class LocalBook:
         if not self.keep_raw:
             raise InvariantViolation(f"{self.venue}:{self.symbol} keeps no raw strings")
         return (
-            list(map(self._raw_bids.__getitem__, _best_bids(self.bids._list._lists, n))),
+            list(map(self._raw_bids.__getitem__, _best_bids(self.bid_prices._lists, n))),
             list(map(self._raw_asks.__getitem__, _best_asks(self._ask_lists, n))),
         )
 
@@ -185,10 +221,10 @@ class LocalBook:
         buy = taker_side is _BUY
         if buy:
             keys = chain.from_iterable(self._ask_lists)
-            get = _dget.__get__(self.asks)
+            get = self.asks.__getitem__
         else:
-            keys = chain.from_iterable(map(reversed, reversed(self.bids._list._lists)))
-            get = _dget.__get__(self.bids)
+            keys = chain.from_iterable(map(reversed, reversed(self.bid_prices._lists)))
+            get = self.bids.__getitem__
         left = qty
         notional = 0
         worst = 0
@@ -207,7 +243,7 @@ class LocalBook:
 
     def walk_to_price(self, taker_side: Side, limit_px: int) -> DepthWalk:
         """Everything executable up to ``limit_px``. Runtime complexity: O(levels)."""
-        total = sum(dict.values(self.asks) if taker_side is _BUY else dict.values(self.bids))
+        total = sum(self.asks.values() if taker_side is _BUY else self.bids.values())
         return self.walk(taker_side, total, limit_px)
 
     def check(self) -> None:
@@ -215,16 +251,32 @@ class LocalBook:
 
         Raises ``InvariantViolation``. Runtime complexity: O(n). For tests and debugging.
         """
-        for name, side in (("bids", self.bids), ("asks", self.asks)):
+        for name, side, prices in (
+            ("bids", self.bids, self.bid_prices),
+            ("asks", self.asks, self.ask_prices),
+        ):
             for px, qty in side.items():
                 if qty <= 0:
                     raise InvariantViolation(f"{self.venue}:{self.symbol} {name} {px} has {qty}")
+            if len(prices) != len(side) or set(prices) != side.keys():
+                raise InvariantViolation(f"{self.venue}:{self.symbol} {name} prices out of step")
+            prices._check()
         if self.is_crossed():
             raise InvariantViolation(f"{self.venue}:{self.symbol} is crossed")
         if self.keep_raw and (
             self._raw_bids.keys() != set(self.bids) or self._raw_asks.keys() != set(self.asks)
         ):
             raise InvariantViolation(f"{self.venue}:{self.symbol} raw strings out of step")
+
+    def iter_asks(self) -> Iterator[Level]:
+        """Asks as ``(px, qty)``, best (lowest) first. Runtime: O(1) per level."""
+        asks = self.asks
+        return ((px, asks[px]) for px in self.ask_prices)
+
+    def iter_bids(self) -> Iterator[Level]:
+        """Bids as ``(px, qty)``, best (highest) first. Runtime: O(1) per level."""
+        bids = self.bids
+        return ((px, bids[px]) for px in reversed(self.bid_prices))
 
     def __len__(self) -> int:
         return len(self.bids) + len(self.asks)
@@ -236,21 +288,10 @@ class LocalBook:
         )
 
 
-# The apply loops below do what ``SortedDict.__setitem__`` and ``SortedDict.pop`` do, without
-# their Python frames. Membership and storage go to the dict (C). Order lives in the
-# SortedDict's ``SortedList`` (``side._list``): its ``_lists`` (sorted sublists) and ``_maxes``
-# (each sublist's last value). A book of up to 2 x load factor (2,000) levels a side is one
-# sublist, and then a new level is one ``insort`` and a removed level one ``bisect`` + ``del``
-# on that list, with ``_maxes``, ``_len`` and ``_index`` fixed once per side per update
-# (``_applier``). An empty side is filled with one sort (``_fill``); several sublists go through
-# the SortedList's own ``_list_add`` / ``_list_remove`` (``_apply_slow``). Reads use ``_maxes`` /
-# ``_lists`` for O(1) best levels. ``tests/unit/test_book.py`` checks all of it (and
-# ``SortedDict._check``) against a naive model after every step, with the default load factor
-# and a tiny one.
-_dset = dict.__setitem__
-_dsetdefault = dict.setdefault
-_dpop = dict.pop
-_dget = dict.__getitem__
+def _no_text(rows: Sequence[TextRow]) -> None:
+    raise AssertionError("apply_text binds the text appliers first")
+
+
 _BUY = Side.BUY  # reading an Enum member off its class costs ~100 ns in CPython 3.11
 
 
@@ -266,160 +307,3 @@ def _best_bids(lists: list[list[int]], n: int) -> list[int]:
     if n > 0 and lists and len(lists[-1]) >= n:
         return lists[-1][: -n - 1 : -1]
     return list(islice(chain.from_iterable(map(reversed, reversed(lists))), n))
-
-
-def _applier(side: SortedDict) -> Callable[[Sequence[Level]], None]:
-    """The apply loop of one book side, with everything it touches bound once.
-
-    ``_lists``, ``_maxes`` and ``_index`` are created with the ``SortedList`` and only ever
-    mutated in place (``clear`` included); the SortedDict itself is never replaced.
-    """
-    sl = side._list
-    lists: list[list[int]] = sl._lists
-    maxes: list[int] = sl._maxes
-    index: list[int] = sl._index
-    dset = _dset.__get__(side)  # dict's own store and pop: SortedDict's are Python-level
-    dadd = _dsetdefault.__get__(side)  # a new key: half the cost of ``dset`` (fast call)
-    dpop = _dpop.__get__(side)
-
-    def apply(levels: Sequence[Level]) -> None:
-        if len(lists) != 1:
-            if lists:
-                _apply_slow(side, levels)
-            else:
-                _fill(side, levels, None, None)
-            return
-        keys = lists[0]
-        if index:
-            del index[:]  # positional index: rebuilt by sortedcontainers when next needed
-        for px, qty in levels:
-            if qty:
-                if px in side:
-                    dset(px, qty)
-                else:
-                    insort(keys, px)
-                    dadd(px, qty)
-            elif dpop(px, None) is not None:
-                del keys[bisect_left(keys, px)]
-        n = len(keys)
-        sl._len = n
-        if n and n <= sl._load << 1:
-            maxes[0] = keys[-1]
-        else:
-            _fix(sl, keys)
-
-    return apply
-
-
-def _fix(sl: SortedList, keys: list[int]) -> None:
-    """Restore ``_maxes`` / ``_lists`` of a ``SortedList`` whose single sublist ``keys`` was
-    edited, also when it became empty or longer than twice the load (``_len``, ``_index``:
-    the caller's)."""
-    if keys:
-        sl._maxes[0] = keys[-1]
-        load2 = sl._load << 1
-        lists = sl._lists
-        pos = 0
-        while len(lists[pos]) > load2:
-            sl._expand(pos)  # splits the sublist after ``load`` values
-            pos += 1
-    else:
-        del sl._lists[:]
-        del sl._maxes[:]
-
-
-def _fill(
-    side: SortedDict,
-    levels: Sequence[Level],
-    raw: dict[int, tuple[str, str]] | None,
-    rows: RawRows | None,
-) -> None:
-    """Levels into an empty side: one sort instead of one insertion per level.
-
-    Same result as applying them in order: the last size of a price wins, size 0 deletes.
-    """
-    d = dict(levels)
-    raws = None
-    if raw is not None and rows is not None:
-        raws = {px: (row[0], row[1]) for (px, _), row in zip(levels, rows, strict=True)}
-    if 0 in d.values():
-        d = {px: qty for px, qty in d.items() if qty}
-    dict.update(side, d)
-    side._list.update(d)
-    if raw is not None and raws is not None:
-        raw.update({px: raws[px] for px in d})
-
-
-def _apply_slow(side: SortedDict, levels: Sequence[Level]) -> None:
-    ladd = side._list_add
-    lremove = side._list_remove
-    for px, qty in levels:
-        if qty:
-            if px not in side:
-                ladd(px)
-            _dset(side, px, qty)
-        elif px in side:
-            lremove(px)
-            _dpop(side, px)
-
-
-def _raw_applier(
-    side: SortedDict, raw: dict[int, tuple[str, str]]
-) -> Callable[[Sequence[Level], RawRows], None]:
-    """``_applier`` for a book keeping raw strings: ``raw[px]`` follows every level."""
-    sl = side._list
-    lists: list[list[int]] = sl._lists
-    maxes: list[int] = sl._maxes
-    index: list[int] = sl._index
-    dset = _dset.__get__(side)
-    dpop = _dpop.__get__(side)
-    raw_pop = raw.pop
-
-    def apply(levels: Sequence[Level], rows: RawRows) -> None:
-        if len(lists) != 1:
-            if lists:
-                _apply_raw_slow(side, raw, levels, rows)
-            else:
-                _fill(side, levels, raw, rows)
-            return
-        keys = lists[0]
-        if index:
-            del index[:]
-        for (px, qty), row in zip(levels, rows, strict=True):
-            if qty:
-                if px not in side:
-                    insort(keys, px)
-                dset(px, qty)
-                raw[px] = (row[0], row[1])
-            elif dpop(px, None) is not None:
-                del keys[bisect_left(keys, px)]
-                raw_pop(px, None)
-        n = len(keys)
-        sl._len = n
-        if n and n <= sl._load << 1:
-            maxes[0] = keys[-1]
-        else:
-            _fix(sl, keys)
-
-    return apply
-
-
-def _apply_raw_slow(
-    side: SortedDict,
-    raw: dict[int, tuple[str, str]],
-    levels: Sequence[Level],
-    rows: RawRows,
-) -> None:
-    ladd = side._list_add
-    lremove = side._list_remove
-    raw_pop = raw.pop
-    for (px, qty), row in zip(levels, rows, strict=True):
-        if qty:
-            if px not in side:
-                ladd(px)
-            _dset(side, px, qty)
-            raw[px] = (row[0], row[1])
-        elif px in side:
-            lremove(px)
-            _dpop(side, px)
-            raw_pop(px, None)

@@ -323,7 +323,7 @@ class _BookView:
     ``bids`` is the bid ``SortedList``'s ``_maxes`` (best bid: ``bids[-1]``) and ``asks`` the ask
     ``SortedList``'s ``_lists`` (best ask: ``asks[0][0]``), as ``LocalBook.best_bid`` /
     ``best_ask`` read them. sortedcontainers mutates both lists in place for the life of the
-    ``SortedDict`` (``clear`` included), ``LocalBook`` never replaces its ``SortedDict``s and
+    ``SortedList`` (``clear`` included), ``LocalBook`` never replaces its ``SortedList``s and
     ``BookSync`` never replaces its book, so they are bound once per ``BookSync`` object and
     re-bound when the mapping holds another one. (``test_detector`` checks all three.)
     """
@@ -342,8 +342,8 @@ class _BookView:
         if sync is None:
             self.bids = self.asks = _EMPTY
         else:
-            self.bids = sync.book.bids._list._maxes
-            self.asks = sync.book.asks._list._lists
+            self.bids = sync.book.bid_prices._maxes
+            self.asks = sync.book.ask_prices._lists
 
 
 Check = tuple[_BookView, int, int, _Pair, _Pair, int, int, int, int]
@@ -585,8 +585,8 @@ class SpatialDetector:
         buy_q, sell_q = quotes
         caps = self._caps(pair, balances)
         walk = walk_cross(
-            buy_q.sync.book.asks,
-            sell_q.sync.book.bids,
+            buy_q.sync.book,
+            sell_q.sync.book,
             ask_px_mul=pair.buy.px_mul,
             ask_qty_mul=pair.buy.qty_mul,
             bid_px_mul=pair.sell.px_mul,
@@ -753,13 +753,13 @@ def _name(pair: _Pair) -> str:
 
 
 def _best_ask(sync: BookSync) -> int:
-    asks = sync.book.asks
-    return int(asks._list._lists[0][0]) if asks else 0
+    lists = sync.book.ask_prices._lists
+    return int(lists[0][0]) if lists else 0
 
 
 def _best_bid(sync: BookSync) -> int:
-    bids = sync.book.bids
-    return int(bids._list._maxes[-1]) if bids else 0
+    maxes = sync.book.bid_prices._maxes
+    return int(maxes[-1]) if maxes else 0
 
 
 def _size_refusal(pair: _Pair, walk: CrossWalk, qty: int) -> tuple[str, str]:

@@ -14,20 +14,35 @@ Sequence fields follow one convention for every venue:
 
 ``raw_bids`` / ``raw_asks`` carry the rows exactly as received, only for venues whose
 checksum is computed over the original strings (OKX); ``checksum == 0`` means absent.
+
+``TextBookDelta`` is a ``BookDelta`` whose levels are still the venue's text rows, with the
+instrument's ``RawScaler``: the book converts each row as it applies it (one pass over the rows
+instead of a conversion pass and an apply pass). Only the engine's codecs emit it (the OKX
+incremental channels without a checksum, the hot path); ``to_delta()`` gives the ``BookDelta``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Protocol
+
 import msgspec
+
+if TYPE_CHECKING:
+    from arb.core.scaler import RawScaler
 
 __all__ = [
     "NO_SEQ",
     "BookDelta",
     "BookSnapshot",
+    "Delta",
     "FundingRate",
     "MarkPrice",
     "MarketEvent",
     "Quote",
+    "TextBookDelta",
+    "TextRow",
     "Trade",
 ]
 
@@ -129,4 +144,59 @@ class MarkPrice(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag="mark")
     ts_recv: int
 
 
-MarketEvent = BookSnapshot | BookDelta | Quote | Trade | FundingRate | MarkPrice
+class TextRow(Protocol):
+    """One book row as the venue's text: price and size strings (e.g. ``OkxRowMsg``)."""
+
+    @property
+    def px(self) -> str: ...
+
+    @property
+    def sz(self) -> str: ...
+
+
+class TextBookDelta(msgspec.Struct, frozen=True, gc=False):
+    """A ``BookDelta`` whose rows are converted by the book as it applies them.
+
+    ``scaler`` converts the rows' strings exactly as the codec would (``RawScaler``: the
+    instrument's precisions, ``PrecisionError`` for a string that does not fit); a row of size
+    ``"0"`` deletes. Built positionally by the codec's hot path. No checksum (the codec keeps
+    ``BookDelta`` with raw rows for books whose venue sends one).
+    """
+
+    venue: str
+    symbol: str
+    channel: str
+    ts_event: int
+    ts_recv: int
+    first_seq: int
+    last_seq: int
+    prev_seq: int
+    bids: Sequence[TextRow]
+    asks: Sequence[TextRow]
+    scaler: RawScaler
+
+    checksum = 0
+    raw_bids = None
+    raw_asks = None
+
+    def to_delta(self) -> BookDelta:
+        """The same update as a ``BookDelta`` of raw integer levels (raises ``PrecisionError``)."""
+        levels = self.scaler.rows
+        return BookDelta(
+            venue=self.venue,
+            symbol=self.symbol,
+            channel=self.channel,
+            ts_event=self.ts_event,
+            ts_recv=self.ts_recv,
+            first_seq=self.first_seq,
+            last_seq=self.last_seq,
+            prev_seq=self.prev_seq,
+            bids=levels(self.bids),
+            asks=levels(self.asks),
+        )
+
+
+Delta = BookDelta | TextBookDelta
+"""An incremental book update, as integer levels or as text rows."""
+
+MarketEvent = BookSnapshot | BookDelta | TextBookDelta | Quote | Trade | FundingRate | MarkPrice

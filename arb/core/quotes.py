@@ -59,8 +59,8 @@ def quote_haircut(
     """Feed ``vol`` with the book's mid (bid + ask, raw) when it moved; return ``(sigma per
     sqrt s, haircut rate in ppb)`` for an order of ``latency_s`` on a quote ``age_ns`` old."""
     book = sync.book
-    maxes = book.bids._list._maxes
-    lists = book.asks._list._lists
+    maxes = book.bid_prices._maxes
+    lists = book.ask_prices._lists
     if maxes and lists:
         mid = maxes[-1] + lists[0][0]
         if mid != vol.last_mid:

@@ -13,11 +13,16 @@ converts (and remembers) it otherwise, so a codec's hot loop can be a comprehens
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from arb.core.instruments import Instrument
 from arb.core.numbers import POW10
 from arb.core.numbers import to_raw
+
+if TYPE_CHECKING:
+    from arb.core.events import TextRow
 
 __all__ = ["RawMemo", "RawScaler"]
 
@@ -70,6 +75,11 @@ class RawScaler:
 
     __slots__ = ("_px", "_qty", "capacity", "inst", "px_prec", "qty_prec", "symbol")
 
+    @property
+    def qty_memo(self) -> RawMemo:
+        """The size memo itself (for a book apply loop that converts sizes inline)."""
+        return self._qty
+
     def __init__(self, inst: Instrument, capacity: int = 1 << 12) -> None:
         self.inst = inst
         self.symbol = inst.symbol
@@ -94,6 +104,15 @@ class RawScaler:
         rows]``); the memos are never replaced, so the pair stays valid for the scaler's life.
         """
         return self._px.__getitem__, self._qty.__getitem__
+
+    def rows(self, rows: Iterable[TextRow]) -> Levels:
+        """``[(px_raw, qty_raw), ...]`` of text rows (``.px``, ``.sz``), in order.
+
+        Raises ``PrecisionError`` naming the first string that does not fit.
+        """
+        px = self._px.__getitem__
+        qty = self._qty.__getitem__
+        return [(px(r.px), qty(r.sz)) for r in rows]
 
     def levels(self, rows: Sequence[Sequence[str]]) -> Levels:
         """``[(px_raw, qty_raw), ...]`` of ``[[px, qty, ...], ...]`` rows, in order.

@@ -30,7 +30,7 @@ import enum
 from typing import Protocol
 
 from arb.core.events import NO_SEQ
-from arb.core.events import BookDelta
+from arb.core.events import Delta
 
 __all__ = [
     "RULES",
@@ -53,9 +53,9 @@ class Verdict(enum.IntEnum):
 class SequenceRule(Protocol):
     name: str
 
-    def after_snapshot(self, snap_seq: int, d: BookDelta) -> Verdict: ...
+    def after_snapshot(self, snap_seq: int, d: Delta) -> Verdict: ...
 
-    def follows(self, last_seq: int, d: BookDelta) -> Verdict: ...
+    def follows(self, last_seq: int, d: Delta) -> Verdict: ...
 
 
 # Module constants: reading an Enum member off its class costs ~100 ns in CPython 3.11.
@@ -68,7 +68,7 @@ class OkxRule:
     name = "okx"
     links_prev = True
 
-    def after_snapshot(self, snap_seq: int, d: BookDelta) -> Verdict:
+    def after_snapshot(self, snap_seq: int, d: Delta) -> Verdict:
         if d.last_seq == NO_SEQ or snap_seq == NO_SEQ or d.prev_seq == snap_seq:
             return _APPLY
         if d.last_seq <= snap_seq and d.prev_seq <= d.last_seq:
@@ -77,7 +77,7 @@ class OkxRule:
             return _APPLY
         return _GAP
 
-    def follows(self, last_seq: int, d: BookDelta) -> Verdict:
+    def follows(self, last_seq: int, d: Delta) -> Verdict:
         if d.last_seq == NO_SEQ or last_seq == NO_SEQ or d.prev_seq == last_seq:
             return _APPLY
         return _GAP
@@ -86,14 +86,14 @@ class OkxRule:
 class BinanceSpotRule:
     name = "binance-spot"
 
-    def after_snapshot(self, snap_seq: int, d: BookDelta) -> Verdict:
+    def after_snapshot(self, snap_seq: int, d: Delta) -> Verdict:
         if d.last_seq <= snap_seq:
             return _STALE
         if d.first_seq <= snap_seq + 1 <= d.last_seq:
             return _APPLY
         return _GAP
 
-    def follows(self, last_seq: int, d: BookDelta) -> Verdict:
+    def follows(self, last_seq: int, d: Delta) -> Verdict:
         if d.first_seq == last_seq + 1:
             return _APPLY
         if d.last_seq <= last_seq:
@@ -108,24 +108,24 @@ class BinanceFuturesRule:
     name = "binance-futures"
     links_prev = True
 
-    def after_snapshot(self, snap_seq: int, d: BookDelta) -> Verdict:
+    def after_snapshot(self, snap_seq: int, d: Delta) -> Verdict:
         if d.last_seq < snap_seq:
             return _STALE
         if d.first_seq <= snap_seq <= d.last_seq:
             return _APPLY
         return _GAP
 
-    def follows(self, last_seq: int, d: BookDelta) -> Verdict:
+    def follows(self, last_seq: int, d: Delta) -> Verdict:
         return _APPLY if d.prev_seq == last_seq else _GAP
 
 
 class ContiguousRule:
     name = "contiguous"
 
-    def after_snapshot(self, snap_seq: int, d: BookDelta) -> Verdict:
+    def after_snapshot(self, snap_seq: int, d: Delta) -> Verdict:
         return self.follows(snap_seq, d)
 
-    def follows(self, last_seq: int, d: BookDelta) -> Verdict:
+    def follows(self, last_seq: int, d: Delta) -> Verdict:
         if d.first_seq == last_seq + 1:
             return _APPLY
         if d.last_seq <= last_seq:
@@ -138,10 +138,10 @@ class NoSequenceRule:
 
     name = "none"
 
-    def after_snapshot(self, snap_seq: int, d: BookDelta) -> Verdict:
+    def after_snapshot(self, snap_seq: int, d: Delta) -> Verdict:
         return _APPLY
 
-    def follows(self, last_seq: int, d: BookDelta) -> Verdict:
+    def follows(self, last_seq: int, d: Delta) -> Verdict:
         return _APPLY
 
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 
 import msgspec
-from sortedcontainers import SortedDict
 
+from arb.core.book import LocalBook
 from arb.core.numbers import POW10
 from arb.core.numbers import decimals_of
 from arb.core.numbers import to_raw
@@ -82,8 +82,8 @@ class CrossWalk(msgspec.Struct, frozen=True, gc=False):
 
 
 def walk_cross(
-    asks: SortedDict,
-    bids: SortedDict,
+    buy_book: LocalBook,
+    sell_book: LocalBook,
     *,
     ask_px_mul: int,
     ask_qty_mul: int,
@@ -93,14 +93,16 @@ def walk_cross(
     sell_rate: int,
     caps: WalkCaps,
 ) -> CrossWalk:
-    """Walk ``asks`` (buy venue) and ``bids`` (sell venue) together while the marginal unit pays.
+    """Walk the asks of ``buy_book`` and the bids of ``sell_book`` together while the marginal
+    unit pays.
 
     ``*_mul`` move each book's raw prices and sizes to the common scales. Partial levels are
     taken; the size is not rounded to lots (see ``round_down``).
     Runtime complexity: O(levels taken).
     """
-    ask_iter = iter(asks)
-    bid_iter = reversed(bids)
+    asks, bids = buy_book.asks, sell_book.bids
+    ask_iter = iter(buy_book.ask_prices)
+    bid_iter = reversed(sell_book.bid_prices)
     apx = next(ask_iter, None)
     bpx = next(bid_iter, None)
     if apx is None or bpx is None:

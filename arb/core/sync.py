@@ -21,9 +21,12 @@ from collections.abc import Callable
 import msgspec
 
 from arb.core.book import LocalBook
+from arb.core.errors import DataError
 from arb.core.events import NO_SEQ
 from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
+from arb.core.events import Delta
+from arb.core.events import TextBookDelta
 from arb.core.sequencing import SequenceRule
 from arb.core.sequencing import Verdict
 
@@ -44,6 +47,8 @@ class Outcome(enum.IntEnum):
     GAP = 3
     BAD_CHECKSUM = 4
     CROSSED = 5
+    MALFORMED = 6
+    """A text row did not convert (``TextBookDelta``): the book is cleared, resync requested."""
 
 
 class BookStats(msgspec.Struct):
@@ -62,6 +67,7 @@ class BookStats(msgspec.Struct):
     checksum_absent: int = 0
     checksum_unverified: int = 0
     crossed: int = 0
+    malformed: int = 0
 
 
 # Module constants: reading an Enum member off its class costs ~100 ns in CPython 3.11.
@@ -73,6 +79,8 @@ _O_STALE = Outcome.STALE
 _O_GAP = Outcome.GAP
 _BAD_CHECKSUM = Outcome.BAD_CHECKSUM
 _CROSSED = Outcome.CROSSED
+_MALFORMED = Outcome.MALFORMED
+_TEXT = TextBookDelta
 _APPLY = Verdict.APPLY
 _STALE = Verdict.STALE
 _GAP = Verdict.GAP
@@ -84,8 +92,11 @@ class BookSync:
     __slots__ = (
         "_buffer",
         "_checksums_seen",
+        "_fast",
+        "_fast_applied",
         "_fresh",
         "_links_prev",
+        "_stats",
         "book",
         "checksum",
         "last_failure",
@@ -94,7 +105,6 @@ class BookSync:
         "rule",
         "seq",
         "state",
-        "stats",
     )
 
     def __init__(
@@ -111,15 +121,29 @@ class BookSync:
         self.max_buffer = max_buffer
         self.state = _AWAITING
         self.seq = NO_SEQ
-        self.stats = BookStats()
+        self._stats = BookStats()
+        self._fast_applied = 0  # text deltas applied by the fast path, not yet in ``_stats``
+        self._fast = False  # synced, past the first delta, and the rule links ``prev_seq``
         self.resync_requested = False
         self.last_failure = ""
-        self._buffer: deque[BookDelta] = deque()
+        self._buffer: deque[Delta] = deque()
         self._fresh = False  # a snapshot was applied and no delta yet: use the bracketing rule
         # The rule applies every delta whose ``prev_seq`` is the last id: checked inline.
         self._links_prev: bool = getattr(rule, "links_prev", False)
         # A non-zero checksum was seen on this book: keep raw strings from the next snapshot on.
         self._checksums_seen = False
+
+    @property
+    def stats(self) -> BookStats:
+        """The book's counters (the fast path's count folded in)."""
+        n = self._fast_applied
+        if n:
+            self._fast_applied = 0
+            st = self._stats
+            st.deltas += n
+            st.applied += n
+            st.checksum_absent += n
+        return self._stats
 
     @property
     def valid(self) -> bool:
@@ -128,7 +152,7 @@ class BookSync:
 
     def on_snapshot(self, s: BookSnapshot) -> Outcome:
         """Replace the book with ``s``, then replay buffered deltas that follow it."""
-        st = self.stats
+        st = self._stats
         st.snapshots += 1
         book = self.book
         if s.checksum:
@@ -148,6 +172,7 @@ class BookSync:
         self.state = _SYNCED
         self.resync_requested = False
         self._fresh = True
+        self._fast = False
         out = self._verify(s.checksum)
         if out is not _APPLIED:
             return out
@@ -155,31 +180,58 @@ class BookSync:
             return self._drain()
         return _APPLIED
 
-    def on_delta(self, d: BookDelta) -> Outcome:
+    def on_delta(self, d: Delta) -> Outcome:
         """Apply ``d`` if it continues the sequence; otherwise invalidate and request a resync."""
-        st = self.stats
+        if d.__class__ is _TEXT and self._fast and d.prev_seq == self.seq:
+            # The hot path: a text update that links to the last id, on a synced book.
+            book = self.book
+            try:
+                if d.scaler is book.text_scaler and not book.keep_raw:
+                    book.apply_text_bids(d.bids)
+                    book.apply_text_asks(d.asks)
+                else:
+                    book.apply_text(d.bids, d.asks, d.scaler)
+            except DataError as e:
+                self._stats.deltas += 1
+                return self._malformed(e)
+            book.ts_event = d.ts_event
+            book.ts_recv = d.ts_recv
+            last = d.last_seq
+            if last != NO_SEQ:
+                self.seq = last
+            self._fast_applied += 1
+            maxes = book._bid_maxes  # book.is_crossed(), inlined
+            lists = book._ask_lists
+            if maxes and lists and maxes[-1] >= lists[0][0]:
+                return self._crossed()
+            return _APPLIED
+        return self._on_delta(d)
+
+    def _on_delta(self, d: Delta) -> Outcome:
+        # Every other case: buffering, the first delta after a snapshot, sequence checks,
+        # integer levels (with or without raw strings), checksums.
+        st = self._stats
         st.deltas += 1
         checksum = d.checksum
         if checksum:
             self._checksums_seen = True
         if self.state is not _SYNCED:
             return self._buffer_delta(d)
-        if self._fresh:
-            verdict = self.rule.after_snapshot(self.seq, d)
-            if verdict is _APPLY:
-                self._fresh = False
-        elif self._links_prev and d.prev_seq == self.seq:
-            verdict = _APPLY  # what ``rule.follows`` answers (``SequenceRule.links_prev``)
-        else:
-            verdict = self.rule.follows(self.seq, d)
-        if verdict is not _APPLY:
+        if self._links_prev and not self._fresh and d.prev_seq == self.seq:
+            pass  # what ``rule.follows`` answers (``SequenceRule.links_prev``)
+        elif (verdict := self._verdict(d)) is not _APPLY:
             if verdict is _STALE:
                 st.stale += 1
                 return _O_STALE
             return self._gap(d)
         # ``_apply`` + ``_verify`` inlined for the common case (no checksum to verify).
         book = self.book
-        if book.keep_raw:
+        if isinstance(d, TextBookDelta):
+            try:
+                book.apply_text(d.bids, d.asks, d.scaler)
+            except DataError as e:
+                return self._malformed(e)
+        elif book.keep_raw:
             book.apply_deltas(d.bids, d.asks, d.raw_bids, d.raw_asks)
         else:  # ``LocalBook.apply_deltas`` without raw strings, inlined
             book._apply_bids(d.bids)
@@ -199,20 +251,30 @@ class BookSync:
             return self._crossed()
         return _APPLIED
 
+    def _verdict(self, d: Delta) -> Verdict:
+        if self._fresh:
+            verdict = self.rule.after_snapshot(self.seq, d)
+            if verdict is _APPLY:
+                self._fresh = False
+                self._fast = self._links_prev and d.last_seq != NO_SEQ
+            return verdict
+        return self.rule.follows(self.seq, d)
+
     def invalidate(self, reason: str) -> None:
         """Drop the book and ask for a new snapshot (also used by callers on decode errors)."""
         self.book.clear()
         self.state = _AWAITING
+        self._fast = False
         self.seq = NO_SEQ
         self._buffer.clear()
         self.resync_requested = True
         self.last_failure = reason
-        self.stats.resyncs += 1
+        self._stats.resyncs += 1
 
     # -- internals -----------------------------------------------------------------------
 
-    def _buffer_delta(self, d: BookDelta) -> Outcome:
-        st = self.stats
+    def _buffer_delta(self, d: Delta) -> Outcome:
+        st = self._stats
         if len(self._buffer) >= self.max_buffer:
             self._buffer.popleft()
             st.dropped += 1
@@ -220,18 +282,24 @@ class BookSync:
         st.buffered += 1
         return _BUFFERED
 
-    def _apply(self, d: BookDelta) -> Outcome:
+    def _apply(self, d: Delta) -> Outcome:
         book = self.book
-        book.apply_deltas(d.bids, d.asks, d.raw_bids, d.raw_asks)
+        if isinstance(d, BookDelta):
+            book.apply_deltas(d.bids, d.asks, d.raw_bids, d.raw_asks)
+        else:
+            try:
+                book.apply_text(d.bids, d.asks, d.scaler)
+            except DataError as e:
+                return self._malformed(e)
         book.ts_event = d.ts_event
         book.ts_recv = d.ts_recv
         if d.last_seq != NO_SEQ:
             self.seq = d.last_seq
-        self.stats.applied += 1
+        self._stats.applied += 1
         return self._verify(d.checksum)
 
     def _verify(self, checksum: int) -> Outcome:
-        st = self.stats
+        st = self._stats
         if checksum == 0 or self.checksum is None:
             st.checksum_absent += 1
         elif not self.book.keep_raw:
@@ -250,13 +318,19 @@ class BookSync:
         return _APPLIED
 
     def _crossed(self) -> Outcome:
-        self.stats.crossed += 1
+        self._stats.crossed += 1
         bid, ask = self.book.best_bid(), self.book.best_ask()
         self.invalidate(f"crossed: best bid {bid} >= best ask {ask}")
         return _CROSSED
 
-    def _gap(self, d: BookDelta) -> Outcome:
-        self.stats.gaps += 1
+    def _malformed(self, e: DataError) -> Outcome:
+        # A text row that does not convert: the rows before it were applied; drop the book.
+        self._stats.malformed += 1
+        self.invalidate(f"malformed update: {e}")
+        return _MALFORMED
+
+    def _gap(self, d: Delta) -> Outcome:
+        self._stats.gaps += 1
         self.invalidate(
             f"sequence gap: local {self.seq}, received first={d.first_seq} "
             f"last={d.last_seq} prev={d.prev_seq}"
@@ -273,11 +347,12 @@ class BookSync:
             else:
                 verdict = self.rule.follows(self.seq, d)
             if verdict is _STALE:
-                self.stats.stale += 1
+                self._stats.stale += 1
                 continue
             if verdict is _GAP:
                 return self._gap(d)
             self._fresh = False
+            self._fast = self._links_prev and d.last_seq != NO_SEQ
             out = self._apply(d)
             if out is not _APPLIED:
                 return out

@@ -793,7 +793,7 @@ class _Levels:
     def __init__(self, s: _Step, q: _Quote) -> None:
         self.step = s
         book = q.sync.book
-        self.it = iter(book.asks.items()) if s.buy else reversed(book.bids.items())
+        self.it = book.iter_asks() if s.buy else book.iter_bids()
         self.k = 1.0 - q.haircut_ppb / RATE_ONE
         self.rate = 0.0
         self.cap = 0.0
@@ -933,7 +933,7 @@ def _qty_for_input(s: _Step, sync: BookSync, amount: int) -> int:
     )
     q = n = 0
     asks = sync.book.asks
-    for px in asks:
+    for px in sync.book.ask_prices:
         avail = asks[px]
         take = (n_max - n) // px
         if take >= avail:
@@ -1184,7 +1184,7 @@ class _Priced(msgspec.Struct, frozen=True, kw_only=True):
 def _best(sync: BookSync, buy: bool) -> int:
     book = sync.book
     if buy:
-        lists = book.asks._list._lists
+        lists = book.ask_prices._lists
         return int(lists[0][0]) if lists else 0
-    maxes = book.bids._list._maxes
+    maxes = book.bid_prices._maxes
     return int(maxes[-1]) if maxes else 0

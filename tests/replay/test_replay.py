@@ -7,8 +7,10 @@ and the Binance-Huobi LINK/USDT recording from ../shared/data.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -262,3 +264,65 @@ def test_replay_without_data_is_a_clear_error(tmp_path, capsys):
 
     assert main(["replay", str(SYNTH_CFG), "--out", str(tmp_path)]) == 2
     assert "give at least one --data RECORDING" in capsys.readouterr().err
+
+
+def _rewrite_frames(src: Path, dst: Path, mutate) -> Path:
+    """Copy a recording, passing each frame line through ``mutate(i, line) -> line``."""
+    dst.mkdir()
+    (dst / "manifest.json").write_bytes((src / "manifest.json").read_bytes())
+    with gzip.open(src / "frames-000000.arb.gz", "rb") as fh:
+        lines = fh.read().split(b"\n")
+    with gzip.open(dst / "frames-000000.arb.gz", "wb") as fh:
+        fh.write(b"\n".join(mutate(i, ln) for i, ln in enumerate(lines)))
+    return dst
+
+
+_CHECKSUM = re.compile(rb'"checksum":-?\d+')
+
+
+def _as_okx_sends_today(i: int, line: bytes) -> bytes:
+    # OKX has sent checksum 0 since June 2026: the engine then applies text rows directly.
+    return _CHECKSUM.sub(b'"checksum":0', line) if b'"channel":"books"' in line else line
+
+
+def test_checksum_free_okx_updates_replay_to_the_same_journal(synth, synth_run, tmp_path):
+    # The synthetic OKX frames carry real checksums (the engine applies integer levels, raw
+    # strings kept and verified); without them the same updates go through the text path
+    # (``TextBookDelta``, converted as applied). Same books at every step: same journal.
+    _, first = synth_run
+    rec = _rewrite_frames(synth, tmp_path / "rec", _as_okx_sends_today)
+    report = run_replay(load_config(SYNTH_CFG), SYNTH_CFG, [rec], tmp_path / "run")
+    data = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert data["decode_errors"] == 0 and data["book_failures"] == 0
+    assert report.trades == first.trades > 0
+    assert report.journal_sha256 == first.journal_sha256
+
+
+def test_a_price_that_does_not_fit_in_a_text_update_is_counted_and_drops_the_book(
+    synth, tmp_path
+):
+    # One OKX update (checksum 0: the text path) names a price finer than the tick: the frame
+    # is counted as a decode error and its book dropped (no later snapshot in this recording,
+    # so that book stays out of trading); the replay goes on to the end.
+    target: list[int] = []
+
+    def corrupt(i: int, line: bytes) -> bytes:
+        line = _as_okx_sends_today(i, line)
+        if not target and b'"instId":"BTC-USDT"},"action":"update"' in line and i > 2000:
+            target.append(i)
+            head, sep, rest = line.partition(b'"asks":[["')
+            px, _, tail = rest.partition(b'"')
+            finer = px + (b"05" if b"." in px else b".05")  # a hundredth, tick 0.1
+            return head + sep + finer + b'"' + tail
+        return line
+
+    rec = _rewrite_frames(synth, tmp_path / "rec", corrupt)
+    assert target
+    report = run_replay(load_config(SYNTH_CFG), SYNTH_CFG, [rec], tmp_path / "run")
+    data = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert data["decode_errors"] == 1
+    assert data["book_failures"] == 1
+    assert data["frames"] > 10_000  # read to the end
+    assert data["unfinished_trades"] == 0
+    assert data["ledger_matches_venues"] is True
+    assert report.frames == data["frames"]

@@ -104,29 +104,29 @@ def test_raw_strings_follow_levels_for_checksums():
 @pytest.mark.parametrize("keep_raw", [False, True])
 def test_one_delta_growing_a_side_past_twice_the_load_splits_it(keep_raw):
     b = LocalBook("v", "X", keep_raw=keep_raw)
-    b.bids._reset(4)
-    b.asks._reset(4)
+    b.bid_prices._reset(4)
+    b.ask_prices._reset(4)
     snap = [(p, 1) for p in range(1, 6)]
     raw = [[str(p), "1"] for p, _ in snap]
     b.apply_snapshot(
         snap, [(100, 1)], raw if keep_raw else None, [["100", "1"]] if keep_raw else None
     )
-    assert len(b.bids._list._lists) == 2  # filled by one sort, in sublists of the load
+    assert len(b.bid_prices._lists) == 2  # filled by one sort, in sublists of the load
     b.apply_deltas([(1, 0), (2, 0)], [])  # merges back to one sublist
-    assert len(b.bids._list._lists) == 1
+    assert len(b.bid_prices._lists) == 1
     new = [(p, 2) for p in range(10, 30)]
     b.apply_deltas(
         new, [], [[str(p), "2"] for p, _ in new] if keep_raw else None, [] if keep_raw else None
     )
-    b.bids._check()
-    assert all(len(s) <= 8 for s in b.bids._list._lists)
-    assert list(b.bids) == [3, 4, 5, *range(10, 30)]
+    b.bid_prices._check()
+    assert all(len(s) <= 8 for s in b.bid_prices._lists)
+    assert list(b.bid_prices) == [3, 4, 5, *range(10, 30)]
     assert b.best_bid() == (29, 2)
-    b.apply_deltas([(p, 0) for p in list(b.bids)], [])
-    b.bids._check()
+    b.apply_deltas([(p, 0) for p in list(b.bid_prices)], [])
+    b.bid_prices._check()
     assert b.best_bid() is None
-    assert b.bids._list._lists == []
-    assert b.bids._list._maxes == []
+    assert b.bid_prices._lists == []
+    assert b.bid_prices._maxes == []
     b.apply_deltas([(7, 3)], [])
     assert b.best_bid() == (7, 3)
     b.check()
@@ -134,12 +134,14 @@ def test_one_delta_growing_a_side_past_twice_the_load_splits_it(keep_raw):
 
 def test_index_built_by_a_positional_read_is_dropped_on_update():
     b = make_book()
-    assert b.bids.peekitem(0) == (97, 10)  # builds the SortedList's positional index
+    b.bid_prices._build_index()  # as a positional read on several sublists would
+    assert b.bid_prices._index
     b.apply_deltas([(98, 1), (100, 0)], [])
-    b.bids._check()
-    assert b.bids.peekitem(0) == (97, 10)
-    assert b.bids.peekitem(-1) == (99, 3)
-    assert b.bids.keys()[1] == 98
+    b.bid_prices._check()
+    assert b.bid_prices[0] == 97
+    assert b.bid_prices[-1] == 99
+    assert b.bid_prices[1] == 98
+    assert b.bids[98] == 1
 
 
 def test_raw_top_without_keep_raw_is_a_bug():
@@ -174,10 +176,10 @@ class BookMachine(RuleBasedStateMachine):
         super().__init__()
         self.book = LocalBook("v", "X", keep_raw=self.KEEP_RAW)
         if self.LOAD is not None:
-            self.book.bids._reset(self.LOAD)
-            self.book.asks._reset(self.LOAD)
-        self.maxes = self.book.bids._list._maxes
-        self.lists = self.book.asks._list._lists
+            self.book.bid_prices._reset(self.LOAD)
+            self.book.ask_prices._reset(self.LOAD)
+        self.maxes = self.book.bid_prices._maxes
+        self.lists = self.book.ask_prices._lists
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
 
@@ -246,13 +248,15 @@ class BookMachine(RuleBasedStateMachine):
         assert self.book.best_bid() == (max(self.bids.items()) if self.bids else None)
         assert self.book.best_ask() == (min(self.asks.items()) if self.asks else None)
         self.book.check()
-        self.book.bids._check()  # sortedcontainers' own invariants (sublists, maxes, index)
-        self.book.asks._check()
-        assert list(self.book.bids) == sorted(self.bids)
-        assert list(self.book.asks) == sorted(self.asks)
+        self.book.bid_prices._check()  # sortedcontainers' own invariants (sublists, maxes)
+        self.book.ask_prices._check()
+        assert list(self.book.bid_prices) == sorted(self.bids)
+        assert list(self.book.ask_prices) == sorted(self.asks)
+        assert list(self.book.iter_bids()) == sorted(self.bids.items(), reverse=True)
+        assert list(self.book.iter_asks()) == sorted(self.asks.items())
         # The detector binds these lists once per book: they must never be replaced.
-        assert self.book.bids._list._maxes is self.maxes
-        assert self.book.asks._list._lists is self.lists
+        assert self.book.bid_prices._maxes is self.maxes
+        assert self.book.ask_prices._lists is self.lists
         for n in (0, 1, 3, 12):  # 12: more than one sublist of load 4 holds
             assert self.book.top(Side.BUY, n) == sorted(self.bids.items(), reverse=True)[:n]
             assert self.book.top(Side.SELL, n) == sorted(self.asks.items())[:n]

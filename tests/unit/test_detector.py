@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from sortedcontainers import SortedDict
+from sortedcontainers import SortedList
 
 from arb.core.book import LocalBook
 from arb.core.detector import DetectorConfig
@@ -532,7 +532,7 @@ def test_book_views_follow_the_books_in_place_and_rebind_to_a_new_sync():
     # same objects through LocalBook.clear / apply_snapshot and BookSync.invalidate.
     books = planted()
     sync = books[BINANCE.key]
-    lists = (sync.book.bids._list._maxes, sync.book.asks._list._lists)
+    lists = (sync.book.bid_prices._maxes, sync.book.ask_prices._lists)
     det = SpatialDetector(config(), INSTRUMENTS)
     assert det.on_book_update("okx", SYM, books, NOW) is not None
     sync.invalidate("gap")
@@ -550,8 +550,8 @@ def test_book_views_follow_the_books_in_place_and_rebind_to_a_new_sync():
             asks=list(fresh.book.top(Side.SELL, 10)),
         )
     )
-    assert sync.book.bids._list._maxes is lists[0]
-    assert sync.book.asks._list._lists is lists[1]
+    assert sync.book.bid_prices._maxes is lists[0]
+    assert sync.book.ask_prices._lists is lists[1]
     assert det.on_book_update("okx", SYM, books, NOW) is not None
     # A new BookSync object in the mapping is picked up.
     books[BINANCE.key] = sync_of(BINANCE, [("30000.00", "1")], BN_ASKS)
@@ -559,15 +559,15 @@ def test_book_views_follow_the_books_in_place_and_rebind_to_a_new_sync():
     assert det.last_refusal == "NO_CROSS"
 
 
-def test_local_book_keeps_its_sorted_dicts():
+def test_local_book_keeps_its_sides():
     book = LocalBook("v", SYM)
-    bids, asks = book.bids, book.asks
+    sides = (book.bids, book.asks, book.bid_prices, book.ask_prices)
     book.apply_snapshot([(1, 1)], [(2, 1)])
     book.clear()
     book.apply_deltas([(1, 1)], [(2, 0)])
-    assert book.bids is bids
-    assert book.asks is asks
-    assert isinstance(bids, SortedDict)
+    now = (book.bids, book.asks, book.bid_prices, book.ask_prices)
+    assert all(a is b for a, b in zip(now, sides, strict=True))
+    assert isinstance(book.bid_prices, SortedList)
 
 
 # -- config ---------------------------------------------------------------------------------

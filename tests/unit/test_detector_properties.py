@@ -213,8 +213,8 @@ def reference(s: dict[str, Any], buy: Instrument, sell: Instrument) -> Expected 
     ha, hb = haircut_ppb(cfg, buy.venue, bsync), haircut_ppb(cfg, sell.venue, ssync)
     buy_rate, sell_rate = RATE_ONE + fa * 1000 + ha, RATE_ONE - fb * 1000 - hb
     # Segments of constant (ask, bid): cut both ladders at every level boundary.
-    asks = [(p * am, q * aq) for p, q in bsync.book.asks.items()]
-    bids = [(p * bm, q * bq) for p, q in reversed(ssync.book.bids.items())]
+    asks = [(p * am, q * aq) for p, q in bsync.book.iter_asks()]
+    bids = [(p * bm, q * bq) for p, q in ssync.book.iter_bids()]
     cuts = sorted({c for ladder in (asks, bids) for c in _cumsum([q for _, q in ladder])})
     depth = min(sum(q for _, q in asks), sum(q for _, q in bids))
     q_depth = 0

@@ -4,8 +4,8 @@ clock skew and id overflow."""
 from __future__ import annotations
 
 import pytest
-from sortedcontainers import SortedDict
 
+from arb.core.book import LocalBook
 from arb.core.detector import DetectorConfig
 from arb.core.detector import SpatialDetector
 from arb.core.detector import VenueParams
@@ -44,9 +44,12 @@ def test_rounding_helpers():
 
 
 def walk(asks, bids, caps=None, *, buy_rate=1_000, sell_rate=1_000):
+    buy_book, sell_book = LocalBook("a", SYM), LocalBook("b", SYM)
+    buy_book.apply_snapshot([], list(asks.items()))
+    sell_book.apply_snapshot(list(bids.items()), [])
     return walk_cross(
-        SortedDict(asks),
-        SortedDict(bids),
+        buy_book,
+        sell_book,
         ask_px_mul=1,
         ask_qty_mul=1,
         bid_px_mul=1,

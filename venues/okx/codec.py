@@ -45,6 +45,7 @@ from arb.core.events import FundingRate
 from arb.core.events import MarketEvent
 from arb.core.events import MarkPrice
 from arb.core.events import Quote
+from arb.core.events import TextBookDelta
 from arb.core.events import Trade
 from arb.core.instruments import Instrument
 from arb.core.numbers import to_raw
@@ -106,15 +107,23 @@ class OkxCodec:
 
     venue = VENUE
 
-    def __init__(self, instruments: Iterable[Instrument]) -> None:
+    def __init__(self, instruments: Iterable[Instrument], *, text_deltas: bool = False) -> None:
         self._instruments = [i for i in instruments if i.venue == VENUE]
         self._markets: dict[str, RawScaler] = {
             i.venue_symbol: RawScaler(i) for i in self._instruments
         }
-        # The book channels' hot path: instId -> (symbol, price getter, size getter).
+        # The book channels: instId -> (symbol, price getter, size getter).
         self._book_markets: dict[str, tuple[str, Getter, Getter]] = {
             k: (m.symbol, *m.getters()) for k, m in self._markets.items()
         }
+        self.text_deltas = text_deltas
+        """Updates without a checksum become ``TextBookDelta`` (converted as the book applies
+        them) instead of ``BookDelta``: the engine's choice, for its hot path."""
+        # instId -> (symbol, scaler) of the instruments whose updates go out as text: all of
+        # them with ``text_deltas``, until one of their book messages carries a checksum.
+        self._text: dict[str, tuple[str, RawScaler]] = (
+            {k: (m.symbol, m) for k, m in self._markets.items()} if text_deltas else {}
+        )
         # instIds whose book messages had a non-zero checksum: their updates keep raw rows.
         self._checksummed: set[str] = set()
         self._ws = msgspec.json.Decoder(OkxWsMsg)
@@ -186,6 +195,29 @@ class OkxCodec:
         arg = msg.arg
         if arg is None:
             raise DecodeError(f"okx {conn}: frame has neither 'event' nor 'arg': {payload[:120]!r}")
+        if msg.action == "update":
+            # The hot path (``text_deltas``): one update without a checksum, as text rows.
+            text = self._text.get(arg.instId)
+            data = msg.data
+            if text is not None and len(data) == 1 and arg.channel in INCREMENTAL_CHANNELS:
+                d = data[0]
+                if not d.checksum:
+                    seq = d.seqId
+                    return [
+                        TextBookDelta(
+                            VENUE,
+                            text[0],
+                            arg.channel,
+                            _ms_to_ns(d.ts, conn),
+                            ts_recv,
+                            seq,
+                            seq,
+                            d.prevSeqId,
+                            d.bids,
+                            d.asks,
+                            text[1],
+                        )
+                    ]
         handler = self._handlers.get(arg.channel)
         if handler is None:
             return []
@@ -298,6 +330,7 @@ class OkxCodec:
             if checksum or keep_raw:
                 if checksum and inst_id not in checksummed:
                     checksummed.add(inst_id)
+                    self._text.pop(inst_id, None)  # its updates keep raw rows from now on
                 if raw is None:
                     raw = self._ws_raw_books.decode(payload)
                 rd = raw.data[i]
@@ -633,6 +666,13 @@ def rate_to_ppb(s: str) -> int:
 def _levels(m: RawScaler, rows: list[OkxRowMsg]) -> Levels:
     px, qty = m.getters()
     return [(px(r.px), qty(r.sz)) for r in rows]
+
+
+def _ms_to_ns(ms: str, conn: str) -> int:
+    try:
+        return int(ms) * 1_000_000
+    except ValueError:
+        raise DecodeError(f"okx {conn}: ts {ms!r} is not an integer (ms)") from None
 
 
 def _unknown(inst_id: str, channel: str) -> UnknownInstrument:

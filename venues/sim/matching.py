@@ -113,11 +113,7 @@ class SimBook:
             consumed[key] = consumed.get(key, 0) + q
 
     def _walk(self, taker_side: Side) -> Iterator[Level]:
-        if taker_side is Side.BUY:
-            asks = self.book.asks
-            return ((px, asks[px]) for px in asks)
-        bids = self.book.bids
-        return ((px, bids[px]) for px in reversed(bids))
+        return self.book.iter_asks() if taker_side is Side.BUY else self.book.iter_bids()
 
 
 def _beyond(taker_side: Side, px: int, limit_px: int) -> bool:

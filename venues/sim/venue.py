@@ -84,6 +84,7 @@ from arb.core.events import BookSnapshot
 from arb.core.events import FundingRate
 from arb.core.events import MarketEvent
 from arb.core.events import MarkPrice
+from arb.core.events import TextBookDelta
 from arb.core.events import Trade
 from arb.core.instruments import Instrument
 from arb.core.instruments import InstrumentKind
@@ -275,6 +276,10 @@ class SimVenue:
         self._run_until(t)
         if t > self._now:
             self._now = t
+        if isinstance(event, TextBookDelta):
+            # The engine's books converted these rows already (and refused them if they did
+            # not fit): the same strings convert here from the instrument's memo.
+            event = event.to_delta()
         if isinstance(event, BookSnapshot):
             book.apply_snapshot(event)
         elif isinstance(event, BookDelta):
