@@ -40,6 +40,7 @@ from arb.core.instruments import Instrument
 from arb.core.ledger import Ledger
 from arb.core.messages import OrderFilled
 from arb.core.opportunity import Opportunity
+from arb.core.volatility import Volatilities
 from arb.executor import leg_number
 from arb.journal import Journal
 from venues.sim.funding import FundingPayment as VenueFunding
@@ -61,9 +62,10 @@ class BasisDesk:
         ledger: Ledger,
         journal: Journal,
         mark_px: Callable[[Key], int | None],
+        vols: Volatilities | None = None,
     ) -> None:
         bcfg = msgspec.structs.replace(basis, max_quote_age_ms=cfg.risk.max_quote_age_ms)
-        self.detector = BasisDetector(bcfg, instruments, venue_params)
+        self.detector = BasisDetector(bcfg, instruments, venue_params, vols=vols)
         self.book = self.detector.book
         self.instruments = instruments
         self.ledger = ledger

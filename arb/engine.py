@@ -46,6 +46,7 @@ from arb.core.risk import RiskGate
 from arb.core.sync import BookSync
 from arb.core.sync import Outcome
 from arb.core.triangular import TriangularDetector
+from arb.core.volatility import Volatilities
 from arb.executor import Executor
 from arb.journal import Journal
 from arb.ports import ExecutionVenue
@@ -185,7 +186,9 @@ class Engine:
         self._on_funding: list[Callable[[FundingRate], None]] = []
         """Detectors that price funding (basis) get every funding-rate event."""
         dcfg = detector_config(cfg)
-        self.detector = SpatialDetector(dcfg, self.instruments)
+        self.vols = Volatilities()
+        """One mid-volatility estimator per book (and settings), shared by the strategies."""
+        self.detector = SpatialDetector(dcfg, self.instruments, vols=self.vols)
         self._spatial = self.detector if self.detector.pairs else None
         """Asked about every book update when the config has spatial pairs at all."""
         self.risk = RiskGate(cfg.risk)
@@ -209,12 +212,19 @@ class Engine:
             tcfg = msgspec.structs.replace(
                 cfg.triangular, max_quote_age_ms=cfg.risk.max_quote_age_ms
             )
-            tri = TriangularDetector(tcfg, self.instruments, dcfg.venues)
+            tri = TriangularDetector(tcfg, self.instruments, dcfg.venues, vols=self.vols)
             self._watch("triangular", tri, tri.watched())
         self.basis: BasisDesk | None = None
         if cfg.basis is not None:
             desk = BasisDesk(
-                cfg, cfg.basis, self.instruments, dcfg.venues, self.ledger, journal, self._mid
+                cfg,
+                cfg.basis,
+                self.instruments,
+                dcfg.venues,
+                self.ledger,
+                journal,
+                self._mid,
+                vols=self.vols,
             )
             self.basis = desk
             self._watch("basis", desk.detector, desk.watched())

@@ -55,6 +55,7 @@ from ccxt.async_support.base.ws.order_book import OrderBook
 
 from arb.core.book import LocalBook
 from arb.core.events import BookDelta
+from arb.core.events import TextBookDelta
 from arb.core.instruments import Instrument
 from arb.core.instruments import InstrumentKind
 from arb.core.sync import Outcome
@@ -192,8 +193,10 @@ def dict_apply(s: BookStream) -> tuple[Step, Callable[[], Book]]:
 
 
 def arb_pipeline(s: BookStream, *, checksummed: bool) -> tuple[Step, Callable[[], Book]]:
-    """``OkxCodec.decode`` + ``BookSync.on_delta``, as the engine wires them."""
-    codec = OkxCodec([okx_instrument()])
+    """``OkxCodec.decode`` + ``BookSync.on_delta``, as the engine wires them (text rows
+    converted as applied when the frames have no checksum, integer levels and raw strings
+    when they do)."""
+    codec = OkxCodec([okx_instrument()], text_deltas=True)
     sync = codec.book_spec(SYMBOL, "books").new_sync("okx", SYMBOL)
     snapshot = s.snapshot_frame_checksummed if checksummed else s.snapshot_frame
     (snap,) = codec.decode("<", CONN, snapshot, TS_RECV)
@@ -203,7 +206,7 @@ def arb_pipeline(s: BookStream, *, checksummed: bool) -> tuple[Step, Callable[[]
 
     def step(frame: bytes) -> None:
         for ev in decode("<", CONN, frame, TS_RECV):
-            if ev.__class__ is BookDelta:
+            if ev.__class__ is TextBookDelta or ev.__class__ is BookDelta:
                 on_delta(ev)
 
     def final() -> Book:

@@ -49,11 +49,15 @@ from typing import Any
 
 from ccxt.async_support.base.ws.order_book import OrderBook
 
+from arb.core.basis import BasisConfig
+from arb.core.basis import BasisDetector
+from arb.core.basis import BasisPair
 from arb.core.detector import DetectorConfig
 from arb.core.detector import DetectorRefusal
 from arb.core.detector import SpatialDetector
 from arb.core.detector import VenueParams
 from arb.core.events import BookSnapshot
+from arb.core.events import FundingRate
 from arb.core.events import TextBookDelta
 from arb.core.instruments import Instrument
 from arb.core.instruments import InstrumentKind
@@ -61,6 +65,12 @@ from arb.core.money import AMOUNT_PRECISION
 from arb.core.opportunity import Opportunity
 from arb.core.sync import BookSync
 from arb.core.sync import Outcome
+from arb.core.triangular import TriangularConfig
+from arb.core.triangular import TriangularDetector
+from arb.core.volatility import Volatilities
+from bench.bench_detectors import OKX_SWAP
+from bench.bench_detectors import spot as bench_spot
+from bench.bench_detectors import sync_of as bench_sync_of
 from bench.compare_ccxt import CHUNK
 from bench.compare_ccxt import CONN
 from bench.compare_ccxt import RESULTS
@@ -198,12 +208,64 @@ class ArbState:
     okx: BookSync
     binance: BookSync
     detector: SpatialDetector
+    others: list[TriangularDetector | BasisDetector] = field(default_factory=list)
+
+
+# Every strategy on the same OKX BTC-USDT update: a triangle with OKX ETH-BTC and ETH-USDT and a
+# basis pair with the OKX BTC-USDT-SWAP linear perpetual, their books static and priced so that
+# neither pays over the stream (BTC 29996.6-30013.6): what enabling them costs per update.
+ETH_BTC = bench_spot("okx", "ETH-BTC", "0.00001", "0.000001")
+ETH_USDT = bench_spot("okx", "ETH-USDT", "0.01", "0.000001")
+STATIC_BOOKS = (
+    (ETH_BTC, "0.04166", "0.04167", "2"),
+    (ETH_USDT, "1249.90", "1250.10", "2"),
+    (OKX_SWAP, "30000.0", "30000.2", "25"),
+)
+
+
+def every_strategy(
+    books: dict[tuple[str, str], BookSync], insts: dict[tuple[str, str], Instrument]
+) -> tuple[SpatialDetector, list[TriangularDetector | BasisDetector]]:
+    """The three detectors as the engine builds them (one volatility estimator per book)."""
+    for inst, bid, ask, size in STATIC_BOOKS:
+        books[inst.key] = bench_sync_of(inst, bid, ask, size)
+        insts[inst.key] = inst
+    vols = Volatilities()
+    tri = TriangularDetector(
+        TriangularConfig(venues=["okx"], quote="USDT", max_notional_quote="2000"),
+        insts,
+        CONFIG.venues,
+        vols=vols,
+    )
+    basis = BasisDetector(
+        BasisConfig(
+            pairs=[BasisPair(spot="okx:BTC-USDT", perp="okx:BTC-USDT-PERP")],
+            horizon_h=8.0,
+            max_notional_quote="2000",
+        ),
+        insts,
+        CONFIG.venues,
+        vols=vols,
+    )
+    basis.on_funding(
+        FundingRate(
+            venue="okx",
+            symbol=OKX_SWAP.symbol,
+            rate_ppb=100_000,
+            funding_time_ns=TS_RECV + 3_600 * 10**9,
+            next_funding_time_ns=TS_RECV + 9 * 3_600 * 10**9,
+            ts_event=TS_RECV,
+            ts_recv=TS_RECV,
+        )
+    )
+    return SpatialDetector(CONFIG, insts, vols=vols), [tri, basis]
 
 
 def arb_decide(
-    s: BookStream, bn_snaps: Sequence[BookSnapshot]
+    s: BookStream, bn_snaps: Sequence[BookSnapshot], *, all_strategies: bool = False
 ) -> tuple[Callable[[Item], Opportunity | None], Refresh, ArbState]:
-    """``OkxCodec.decode`` + ``BookSync.on_delta`` + ``SpatialDetector.on_book_update``."""
+    """``OkxCodec.decode`` + ``BookSync.on_delta`` + ``SpatialDetector.on_book_update`` (and,
+    with ``all_strategies``, the triangular and basis detectors on the same update)."""
     okx_inst, bn_inst = okx_instrument(), binance_instrument()
     codec = OkxCodec([okx_inst], text_deltas=True)
     okx = codec.book_spec(SYMBOL, "books").new_sync("okx", SYMBOL)
@@ -213,8 +275,12 @@ def arb_decide(
     bn = BinanceCodec("binance", [bn_inst]).book_spec(SYMBOL, "depth").new_sync("binance", SYMBOL)
     bn_on_snapshot = bn.on_snapshot
     assert bn_on_snapshot(bn_snaps[0]) is Outcome.APPLIED
-    det = SpatialDetector(CONFIG, {okx_inst.key: okx_inst, bn_inst.key: bn_inst})
+    insts = {okx_inst.key: okx_inst, bn_inst.key: bn_inst}
     books = {okx_inst.key: okx, bn_inst.key: bn}
+    if all_strategies:
+        det, others = every_strategy(books, insts)
+    else:
+        det, others = SpatialDetector(CONFIG, insts), []
     decode = codec.decode
     on_delta = okx.on_delta
     detect = det.on_book_update
@@ -226,10 +292,27 @@ def arb_decide(
                 on_delta(ev)
         return detect("okx", SYMBOL, books, ts, BALANCES)
 
+    if others:
+        tri_detect, basis_detect = (o.on_book_update for o in others)
+
+        def step_all(item: Item) -> Opportunity | None:
+            frame, ts = item
+            for ev in decode("<", CONN, frame, ts):
+                if ev.__class__ is TextBookDelta:
+                    on_delta(ev)
+            opp = detect("okx", SYMBOL, books, ts, BALANCES)
+            if tri_detect("okx", SYMBOL, books, ts, BALANCES) is not None:
+                raise AssertionError("the triangle was priced not to pay")
+            if basis_detect("okx", SYMBOL, books, ts, BALANCES) is not None:
+                raise AssertionError("the basis pair was priced not to pay")
+            return opp
+
+        step = step_all
+
     def refresh(i: int) -> None:
         bn_on_snapshot(bn_snaps[i // BLOCK])
 
-    return step, refresh, ArbState(okx, bn, det)
+    return step, refresh, ArbState(okx, bn, det, others)
 
 
 # -- case (b): the ccxt baseline ---------------------------------------------------------------
@@ -405,6 +488,7 @@ def decide_all(
 
 ARB = "arb: OkxCodec+BookSync+SpatialDetector"
 CCXT = "ccxt baseline: json+float+store+decide"
+ARB_ALL = "arb, every strategy: + triangular + basis"
 ARB_BOOK = "(ref) arb OkxCodec+BookSync, no detector"
 CCXT_BOOK = "(ref) ccxt json+float+store, no decision"
 
@@ -413,7 +497,7 @@ def report(sums: dict[str, Summary], dec: Decisions, n: int) -> list[str]:
     head = f"{'case':44} {'median':>8} {'mean':>8} {'p99':>8} {'x ccxt':>7}"
     lines = [head, f"{'':44} {'us/frm':>8} {'us/frm':>8} {'us/frm':>8}", "-" * len(head)]
     base = sums[CCXT].median_us
-    for name in (ARB, CCXT, ARB_BOOK, CCXT_BOOK):
+    for name in (ARB, ARB_ALL, CCXT, ARB_BOOK, CCXT_BOOK):
         sm = sums[name]
         lines.append(
             f"{name:44} {sm.median_us:8.2f} {sm.mean_us:8.2f} {sm.p99_us:8.2f}"
@@ -430,7 +514,8 @@ def report(sums: dict[str, Summary], dec: Decisions, n: int) -> list[str]:
         f"RATIO (ccxt / arb): {ratio_med:.2f}x by median, {ratio_p99:.2f}x by p99, "
         f"{c.mean_us / a.mean_us:.2f}x by mean",
         f"detector cost      : {a.median_us - sums[ARB_BOOK].median_us:+.2f} us (arb), "
-        f"{c.median_us - sums[CCXT_BOOK].median_us:+.2f} us (ccxt), by median",
+        f"{c.median_us - sums[CCXT_BOOK].median_us:+.2f} us (ccxt), by median; every "
+        f"strategy (arb): {sums[ARB_ALL].median_us - sums[ARB_BOOK].median_us:+.2f} us",
         "",
         f"crosses (tops crossed after both taker fees, priced): arb {len(dec.crossed_arb)}, "
         f"ccxt {len(dec.crossed_ccxt)} of {n} frames ({len(dec.crossed_arb) / n:.2%}); "
@@ -444,6 +529,9 @@ def report(sums: dict[str, Summary], dec: Decisions, n: int) -> list[str]:
         f"({'met' if a.median_us <= 8 else 'NOT met'})",
         f"  >= 1.5x the ccxt-based pipeline      : {ratio_med:.2f}x "
         f"({'met' if ratio_med >= 1.5 else 'NOT met'})",
+        f"  every strategy on, frame -> decided  : {sums[ARB_ALL].median_us:.2f} us "
+        f"({'met' if sums[ARB_ALL].median_us <= 8 else 'NOT met'}), "
+        f"{c.median_us / sums[ARB_ALL].median_us:.2f}x the ccxt pipeline",
     ]
 
 
@@ -472,6 +560,7 @@ def _main(args: argparse.Namespace) -> int:
 
     cases = [
         Case(ARB, items, lambda: arb_decide(s, bn_snaps)),
+        Case(ARB_ALL, items, lambda: arb_decide(s, bn_snaps, all_strategies=True)),
         Case(CCXT, items, lambda: ccxt_decide(s, bn_payloads, ts)),
         Case(ARB_BOOK, s.frames, no_refresh(lambda: arb_pipeline(s, checksummed=False))),
         Case(CCXT_BOOK, s.frames, no_refresh(lambda: ccxt_pipeline(s, json.loads))),

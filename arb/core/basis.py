@@ -128,6 +128,7 @@ from arb.core.sizing import floor_raw
 from arb.core.sync import BookSync
 from arb.core.types import Side
 from arb.core.volatility import NS_PER_S
+from arb.core.volatility import Volatilities
 from arb.core.volatility import Volatility
 
 __all__ = [
@@ -389,6 +390,7 @@ class BasisDetector:
         default_venue: VenueParams | None = None,
         book: BasisBook | None = None,
         id_prefix: str = "B",
+        vols: Volatilities | None = None,
     ) -> None:
         if not (id_prefix.isalnum() and id_prefix.isascii() and len(id_prefix) <= 2):
             raise ValueError(f"id_prefix: {id_prefix!r} must be 1-2 ASCII letters or digits")
@@ -409,13 +411,14 @@ class BasisDetector:
         self._funding_seq = 1
         self._views: dict[Key, list[_PairView]] = {}
         halflife = round(config.vol_halflife_ms * NS_PER_MS)
+        board = Volatilities() if vols is None else vols
         for pair in self.book.pairs.values():
             view = _PairView(pair)
             for key in (pair.spot_key, pair.perp_key):
                 self._by_key.setdefault(key, []).append(pair)
                 self._views.setdefault(key, []).append(view)
                 if key not in self._vol:
-                    self._vol[key] = Volatility(halflife, config.vol_prior_per_sqrt_s)
+                    self._vol[key] = board.of(key, halflife, config.vol_prior_per_sqrt_s)
 
     # -- inputs -------------------------------------------------------------------------------
 

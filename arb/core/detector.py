@@ -81,6 +81,7 @@ from arb.core.sizing import round_down
 from arb.core.sizing import walk_cross
 from arb.core.sync import BookSync
 from arb.core.types import Side
+from arb.core.volatility import Volatilities
 from arb.core.volatility import Volatility
 
 __all__ = [
@@ -404,6 +405,7 @@ class SpatialDetector:
         instruments: Mapping[Key, Instrument],
         *,
         id_prefix: str = "S",
+        vols: Volatilities | None = None,
     ) -> None:
         if not (id_prefix.isalnum() and id_prefix.isascii() and len(id_prefix) <= 2):
             raise ValueError(f"id_prefix: {id_prefix!r} must be 1-2 ASCII letters or digits")
@@ -416,6 +418,7 @@ class SpatialDetector:
         self.last_refusal_detail = ""
         """The last refusal explained (built only off the no-cross path; may be stale there)."""
         halflife_ns = round(config.vol_halflife_ms * NS_PER_MS)
+        vols = Volatilities() if vols is None else vols
         self._nodes: dict[Key, _Node] = {}
         by_symbol: dict[str, list[Instrument]] = {}
         for key in sorted(instruments):
@@ -428,7 +431,7 @@ class SpatialDetector:
             if len(insts) < 2:
                 continue
             for inst in insts:
-                vol = Volatility(halflife_ns, config.vol_prior_per_sqrt_s)
+                vol = vols.of(inst.key, halflife_ns, config.vol_prior_per_sqrt_s)
                 self._nodes[inst.key] = _Node(_BookView(inst.key, vol))
             for i, a in enumerate(insts):
                 for b in insts[i + 1 :]:

@@ -97,6 +97,7 @@ from arb.core.sizing import ceil_raw
 from arb.core.sizing import floor_raw
 from arb.core.sync import BookSync
 from arb.core.types import Side
+from arb.core.volatility import Volatilities
 from arb.core.volatility import Volatility
 
 __all__ = [
@@ -530,6 +531,7 @@ class TriangularDetector:
         venue_params: Mapping[str, VenueParams] | None = None,
         *,
         id_prefix: str = "T",
+        vols: Volatilities | None = None,
     ) -> None:
         if not (id_prefix.isalnum() and id_prefix.isascii() and len(id_prefix) <= 2):
             raise ValueError(f"id_prefix: {id_prefix!r} must be 1-2 ASCII letters or digits")
@@ -555,8 +557,9 @@ class TriangularDetector:
             for k in t.fwd.keys:
                 self._tris.setdefault(k, []).append(t)
         halflife_ns = round(config.vol_halflife_ms * NS_PER_MS)
+        board = Volatilities() if vols is None else vols
         self._vols = {
-            k: Volatility(halflife_ns, config.vol_prior_per_sqrt_s) for k in sorted(self.by_book)
+            k: board.of(k, halflife_ns, config.vol_prior_per_sqrt_s) for k in sorted(self.by_book)
         }
         self.evaluated = 0
         """Cycles whose tops were tested (a counter for tests and benchmarks)."""

@@ -24,6 +24,10 @@ The latest return counts in full while the time it spans is weighted by less tha
 regular intervals ``dt`` the estimate is high by about ``dt / (2 tau)`` (0.06% for 100 ms at a
 60 s half-life): cautious, and negligible at book-update intervals.
 
+``Volatilities`` hands out one estimator per (book, half-life, prior): the strategies that watch
+the same book with the same settings share it, so a book update feeds it once (the next
+strategy sees the mid unchanged and skips) and every strategy prices with the same sigma.
+
 Floats are fine here: this is an estimate for a haircut, never money. Pure: time comes in as
 arguments. Runtime complexity: O(1) per update and per query.
 """
@@ -34,7 +38,7 @@ import math
 from math import exp as _exp
 from math import log as _log
 
-__all__ = ["NS_PER_S", "Volatility"]
+__all__ = ["NS_PER_S", "Volatilities", "Volatility"]
 
 NS_PER_S = 1_000_000_000
 _LN2 = math.log(2.0)
@@ -115,3 +119,25 @@ class Volatility:
 
     def __repr__(self) -> str:
         return f"Volatility(sigma={self.sigma_per_sqrt_s():.3g}/sqrt(s), last_ts={self.last_ts})"
+
+
+class Volatilities:
+    """Estimators by book, shared by whoever asks with the same settings."""
+
+    __slots__ = ("_vols",)
+
+    def __init__(self) -> None:
+        self._vols: dict[tuple[tuple[str, str], int, float], Volatility] = {}
+
+    def of(
+        self, key: tuple[str, str], halflife_ns: int, prior_sigma_per_sqrt_s: float
+    ) -> Volatility:
+        """The estimator of book ``key`` (``(venue, symbol)``) with these settings."""
+        k = (key, halflife_ns, prior_sigma_per_sqrt_s)
+        vol = self._vols.get(k)
+        if vol is None:
+            vol = self._vols[k] = Volatility(halflife_ns, prior_sigma_per_sqrt_s)
+        return vol
+
+    def __len__(self) -> int:
+        return len(self._vols)

@@ -298,9 +298,7 @@ def test_checksum_free_okx_updates_replay_to_the_same_journal(synth, synth_run, 
     assert report.journal_sha256 == first.journal_sha256
 
 
-def test_a_price_that_does_not_fit_in_a_text_update_is_counted_and_drops_the_book(
-    synth, tmp_path
-):
+def test_a_price_that_does_not_fit_in_a_text_update_is_counted_and_drops_the_book(synth, tmp_path):
     # One OKX update (checksum 0: the text path) names a price finer than the tick: the frame
     # is counted as a decode error and its book dropped (no later snapshot in this recording,
     # so that book stays out of trading); the replay goes on to the end.
