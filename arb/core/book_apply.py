@@ -219,6 +219,8 @@ def text_applier(
         keys = lists[0]
         if index:
             del index[:]
+        if len(qty_memo) >= qty_cap:
+            qty_memo.clear()  # bounded per update, not per new string (a few over at most)
         for r in rows:
             px = to_px(r.px)
             s = r.sz
@@ -232,8 +234,6 @@ def text_applier(
                     qty = int(a + f) * POW10[n] if n >= 0 else qty_memo[s]
                 except ValueError:
                     qty = qty_memo[s]  # not a plain decimal: raises PrecisionError
-                if len(qty_memo) >= qty_cap:
-                    qty_memo.clear()
                 qty_memo[s] = qty
             if qty:
                 if px not in sizes:
