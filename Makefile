@@ -68,6 +68,7 @@ bench: $(STAMP) ## benchmarks: pytest-benchmark, then the side-by-side run again
 	$(BIN)/python -m pytest bench -q -m bench --benchmark-enable -p no:cacheprovider
 	$(BIN)/python -m bench.compare_ccxt
 	$(BIN)/python -m bench.compare_pipeline
+	$(BIN)/python -m bench.replay_throughput
 
 verify-shared: $(STAMP) ## import and verify the recorded markets in ../shared/data
 	@[ -d $(SHARED) ] || { echo "no $(SHARED): recorded data is not here"; exit 1; }

@@ -226,13 +226,19 @@ STATIC_BOOKS = (
 def every_strategy(
     books: dict[tuple[str, str], BookSync], insts: dict[tuple[str, str], Instrument]
 ) -> tuple[SpatialDetector, list[TriangularDetector | BasisDetector]]:
-    """The three detectors as the engine builds them (one volatility estimator per book)."""
+    """The three detectors as the engine builds them: one volatility estimator per book (the
+    same settings in every strategy, so the OKX BTC-USDT mid feeds one estimator per update)."""
     for inst, bid, ask, size in STATIC_BOOKS:
         books[inst.key] = bench_sync_of(inst, bid, ask, size)
         insts[inst.key] = inst
     vols = Volatilities()
     tri = TriangularDetector(
-        TriangularConfig(venues=["okx"], quote="USDT", max_notional_quote="2000"),
+        TriangularConfig(
+            venues=["okx"],
+            quote="USDT",
+            max_notional_quote="2000",
+            vol_prior_per_sqrt_s=CONFIG.vol_prior_per_sqrt_s,
+        ),
         insts,
         CONFIG.venues,
         vols=vols,
@@ -242,6 +248,7 @@ def every_strategy(
             pairs=[BasisPair(spot="okx:BTC-USDT", perp="okx:BTC-USDT-PERP")],
             horizon_h=8.0,
             max_notional_quote="2000",
+            vol_prior_per_sqrt_s=CONFIG.vol_prior_per_sqrt_s,
         ),
         insts,
         CONFIG.venues,

@@ -49,6 +49,9 @@ class RawMemo(dict[str, int]):
         prec = self.precision
         a, _, f = s.partition(".")
         n = prec - len(f)
+        if n < 0:  # zeros past the precision are common (Binance: "61737.63000000")
+            f = f.rstrip("0")
+            n = prec - len(f)
         try:
             v = int(a + f) * POW10[n] if n >= 0 else to_raw(s, prec)
         except ValueError:
