@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from time import perf_counter_ns
 from typing import Protocol
+from typing import cast
 
 import msgspec
 
@@ -72,6 +73,14 @@ MAX_ERROR_SAMPLES = 20
 SPREAD_SAMPLE_NS = 1_000_000_000
 DEFAULT_ORDER_LATENCY_MS = 50.0
 _UNIT = float(10**AMOUNT_PRECISION)
+# The per-frame path reads these as module constants: an Enum member read off its class, or a
+# ``A | B`` union built for ``isinstance``, costs ~100-250 ns in CPython 3.11.
+_BOOK_EVENTS = (TextBookDelta, BookDelta, BookSnapshot)
+_MARKET_EVENTS = (Trade, FundingRate, MarkPrice)
+_FEEDS = frozenset((Kind.RECV, Kind.REST, Kind.NORMALIZED))
+_APPLIED = Outcome.APPLIED
+_MALFORMED = Outcome.MALFORMED
+_FAILED = frozenset((Outcome.GAP, Outcome.BAD_CHECKSUM, Outcome.CROSSED, Outcome.MALFORMED))
 
 
 def expected_latency_ms(spec: LatencySpec | None) -> float:
@@ -256,7 +265,7 @@ class Engine:
         self._sim_ns = 0
         st = self.stats
         st.frames += 1
-        if kind not in (Kind.RECV, Kind.REST, Kind.NORMALIZED):
+        if kind not in _FEEDS:
             st.control_frames += 1
             return
         codec = self.codecs.get(venue)
@@ -272,14 +281,16 @@ class Engine:
             return
         changed: list[Key] = []
         for ev in events:
-            if isinstance(ev, TextBookDelta | BookDelta | BookSnapshot):
-                key = (ev.venue, ev.symbol)
+            cls = ev.__class__
+            if cls in _BOOK_EVENTS:
+                book_ev = cast(Delta | BookSnapshot, ev)
+                key = (book_ev.venue, book_ev.symbol)
                 if key not in self.instruments:
                     continue
-                if self._book_event(key, ev) and key not in changed:
+                if self._book_event(key, book_ev) and key not in changed:
                     changed.append(key)
-            elif isinstance(ev, Trade | FundingRate | MarkPrice):
-                self._market_event(ev)
+            elif cls in _MARKET_EVENTS:
+                self._market_event(cast(Trade | FundingRate | MarkPrice, ev))
         for key in changed:
             self._decide(key, ts, t0)
 
@@ -308,7 +319,18 @@ class Engine:
             if channel == ev.channel:
                 self.books[key] = sync
         outcome = sync.on_snapshot(ev) if isinstance(ev, BookSnapshot) else sync.on_delta(ev)
-        if outcome is Outcome.MALFORMED:
+        if outcome is _APPLIED:
+            if channel != ev.channel:
+                return False
+            self._mirror(key[0], ev)
+            self.stats.book_updates += 1
+            return sync.valid
+        return self._book_not_applied(key, ev, sync, outcome, channel)
+
+    def _book_not_applied(
+        self, key: Key, ev: Delta | BookSnapshot, sync: BookSync, outcome: Outcome, channel: str
+    ) -> bool:
+        if outcome is _MALFORMED:
             # A row that does not convert (text updates are converted as applied): counted
             # like any undecodable frame; the book was dropped and resyncs.
             st = self.stats
@@ -317,21 +339,24 @@ class Engine:
                 self.error_samples.append(
                     f"frame {st.frames} ({key[0]} {ev.channel}): {sync.last_failure}"
                 )
-        if outcome in (Outcome.GAP, Outcome.BAD_CHECKSUM, Outcome.CROSSED, Outcome.MALFORMED):
+        if outcome in _FAILED:
             self.stats.book_failures += 1
             if self.on_book_failure is not None:
                 self.on_book_failure(key[0], key[1], ev.channel)
-        if channel != ev.channel or outcome is Outcome.MALFORMED:
+        if channel != ev.channel or outcome is _MALFORMED:
             return False
-        venue = self.venues.get(key[0])
+        self._mirror(key[0], ev)  # buffered or stale: the venue's own book still sees it
+        self.stats.book_updates += 1
+        return False
+
+    def _mirror(self, venue_id: str, ev: Delta | BookSnapshot) -> None:
+        venue = self.venues.get(venue_id)
         if venue is not None:
             # The simulated venue's own matching book is not part of deciding: keep its time out
             # of the decision latency (live venues have no such book).
             t = perf_counter_ns()
             venue.on_market(ev)
             self._sim_ns += perf_counter_ns() - t
-        self.stats.book_updates += 1
-        return outcome is Outcome.APPLIED and sync.valid
 
     def _decide(self, key: Key, ts: int, t0: int) -> None:
         available = self.ledger.available

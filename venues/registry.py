@@ -23,7 +23,7 @@ def _native(venue: str, instruments: list[Instrument], text_deltas: bool) -> Fra
     if venue == "okx":
         return OkxCodec(instruments, text_deltas=text_deltas)
     if venue in BINANCE_VENUES:
-        return BinanceCodec(venue, instruments)
+        return BinanceCodec(venue, instruments, text_deltas=text_deltas)
     return None
 
 

@@ -73,7 +73,9 @@ class BinanceCodec:
         ``venue`` is not a Binance venue.
     """
 
-    def __init__(self, venue: str, instruments: Iterable[Instrument]) -> None:
+    def __init__(
+        self, venue: str, instruments: Iterable[Instrument], *, text_deltas: bool = False
+    ) -> None:
         market = MARKETS.get(venue)
         if market is None:
             raise ValueError(f"venue {venue!r} is not one of {sorted(MARKETS)}")
@@ -88,6 +90,9 @@ class BinanceCodec:
         self._spot_ticker_stream_dec = msgspec.json.Decoder(BinanceSpotBookTickerStreamMsg)
         self._spot_ticker_dec = msgspec.json.Decoder(BinanceSpotBookTickerMsg)
         self._snapshot_dec = msgspec.json.Decoder(BinanceDepthSnapshotMsg)
+        self.text_deltas = text_deltas
+        """Depth updates become ``TextBookDelta`` (converted as the book applies them): the
+        engine's choice, for its hot path."""
 
     # -- FrameCodec ------------------------------------------------------------------------
 
@@ -154,6 +159,8 @@ class BinanceCodec:
         sc = self._scalers.get(msg.s)
         if sc is None:
             raise UnknownInstrument(f"{self.venue} {conn}: unknown symbol {msg.s!r}")
+        if self.text_deltas and type(msg) is BinanceDepthMsg:
+            return [msg.to_text_event(sc, ts_recv)]
         return [msg.to_event(sc, ts_recv)]
 
     def _decode_ws_other(

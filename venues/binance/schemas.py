@@ -14,6 +14,7 @@ from arb.core.events import NO_SEQ
 from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
 from arb.core.events import Quote
+from arb.core.events import TextBookDelta
 from arb.core.events import Trade
 from arb.core.scaler import RawScaler
 
@@ -25,6 +26,7 @@ __all__ = [
     "BinanceEventMsg",
     "BinanceExchangeInfoMsg",
     "BinanceFilterMsg",
+    "BinanceRowMsg",
     "BinanceSpotBookTickerMsg",
     "BinanceSpotBookTickerStreamMsg",
     "BinanceStreamMsg",
@@ -34,6 +36,13 @@ __all__ = [
 MS = 1_000_000  # nanoseconds per millisecond
 
 Row = tuple[str, str]
+
+
+class BinanceRowMsg(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """One diff. depth row ``["42001.50","3.250"]`` (a ``TextRow``: applied as text)."""
+
+    px: str
+    sz: str
 
 
 # -- WebSocket events (tagged on "e") -----------------------------------------------------
@@ -50,8 +59,8 @@ class BinanceDepthMsg(msgspec.Struct, tag_field="e", tag="depthUpdate", frozen=T
     s: str
     U: int
     u: int
-    b: list[Row]
-    a: list[Row]
+    b: list[BinanceRowMsg]
+    a: list[BinanceRowMsg]
     pu: int = NO_SEQ
 
     def to_event(self, sc: RawScaler, ts_recv: int) -> BookDelta:
@@ -66,8 +75,25 @@ class BinanceDepthMsg(msgspec.Struct, tag_field="e", tag="depthUpdate", frozen=T
             first_seq=self.U,
             last_seq=self.u,
             prev_seq=self.pu,
-            bids=sc.levels(self.b),
-            asks=sc.levels(self.a),
+            bids=sc.rows(self.b),
+            asks=sc.rows(self.a),
+        )
+
+    def to_text_event(self, sc: RawScaler, ts_recv: int) -> TextBookDelta:
+        """The same update with its rows as text, converted by the book as it applies them."""
+        inst = sc.inst
+        return TextBookDelta(
+            inst.venue,
+            inst.symbol,
+            "depth",
+            self.E * MS,
+            ts_recv,
+            self.U,
+            self.u,
+            self.pu,
+            self.b,
+            self.a,
+            sc,
         )
 
 
