@@ -71,9 +71,13 @@ def test_sigkill_mid_trade_then_restart_settles_with_the_venues(tmp_path: Path) 
         assert r.open_orders() == []
         assert r.pnl()[-1].unhedged_notional == 0
         killed = {o.order.opportunity_id for o in open_before}
-        rolled = [rb for rb in r.rollbacks() if rb.opportunity_id in killed]
+        all_rollbacks = r.rollbacks()
+        rolled = [rb for rb in all_rollbacks if rb.opportunity_id in killed]
     # the half-filled leg on B was rolled back by the second run
-    assert any(rb.decision in ("HEDGE", "UNWIND", "ESCALATE") for rb in rolled), rolled
+    assert any(rb.decision in ("HEDGE", "UNWIND", "ESCALATE") for rb in rolled), (
+        f"killed {killed}, open before {open_before}, rollbacks {all_rollbacks}, "
+        f"summary {summary}\n{second.tail()}"
+    )
     assert summary["unhedged_at_end"] == 0, summary
     assert summary["open_trades_at_end"] == 0, summary
     assert net_btc == Decimal(0), f"net BTC across the venues: {net_btc}"
