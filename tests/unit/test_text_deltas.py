@@ -266,8 +266,9 @@ def test_codec_emits_text_updates_only_when_asked_and_only_without_a_checksum():
     assert after.raw_bids is not None
 
 
-def test_codec_text_path_refuses_a_bad_timestamp_with_the_connection():
-    fast = OkxCodec([inst()], text_deltas=True)
+@pytest.mark.parametrize("text_deltas", [False, True])
+def test_codec_refuses_a_timestamp_that_is_not_digits_naming_conn_channel_and_field(text_deltas):
+    codec = OkxCodec([inst()], text_deltas=text_deltas)
     bad = frame(5).replace(b'"ts":"1782000000123"', b'"ts":"soon"')
-    with pytest.raises(DecodeError, match=r"ws0: ts 'soon' is not an integer"):
-        fast.decode("<", CONN, bad, 1)
+    with pytest.raises(DecodeError, match=r"ws0 channel 'books'.*\$\.data\[0\]\.ts"):
+        codec.decode("<", CONN, bad, 1)

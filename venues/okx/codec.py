@@ -126,10 +126,11 @@ class OkxCodec:
         )
         # instIds whose book messages had a non-zero checksum: their updates keep raw rows.
         self._checksummed: set[str] = set()
-        self._ws = msgspec.json.Decoder(OkxWsMsg)
+        # strict=False: ``ts`` (a string of digits) decodes to an int (see schemas)
+        self._ws = msgspec.json.Decoder(OkxWsMsg, strict=False)
         self._ws_raw_books = msgspec.json.Decoder(OkxWsRawBooksMsg)
         self._rest_books = msgspec.json.Decoder(OkxBooksRestMsg)
-        self._rest_public = msgspec.json.Decoder(OkxPublicRestMsg)
+        self._rest_public = msgspec.json.Decoder(OkxPublicRestMsg, strict=False)
         self._any = msgspec.json.Decoder()
         self._handlers: dict[str, Handler] = {
             "books": self._books,
@@ -208,7 +209,7 @@ class OkxCodec:
                             VENUE,
                             text[0],
                             arg.channel,
-                            _ms_to_ns(d.ts, conn),
+                            d.ts * 1_000_000,
                             ts_recv,
                             seq,
                             seq,
@@ -311,7 +312,7 @@ class OkxCodec:
                         venue=VENUE,
                         symbol=symbol,
                         channel=channel,
-                        ts_event=int(d.ts) * 1_000_000,
+                        ts_event=d.ts * 1_000_000,
                         ts_recv=ts_recv,
                         first_seq=seq,
                         last_seq=seq,
@@ -342,7 +343,7 @@ class OkxCodec:
                         venue=VENUE,
                         symbol=symbol,
                         channel=channel,
-                        ts_event=int(d.ts) * 1_000_000,
+                        ts_event=d.ts * 1_000_000,
                         ts_recv=ts_recv,
                         seq=d.seqId,
                         bids=bids,
@@ -359,7 +360,7 @@ class OkxCodec:
                         venue=VENUE,
                         symbol=symbol,
                         channel=channel,
-                        ts_event=int(d.ts) * 1_000_000,
+                        ts_event=d.ts * 1_000_000,
                         ts_recv=ts_recv,
                         first_seq=seq,
                         last_seq=seq,
@@ -392,7 +393,7 @@ class OkxCodec:
                     venue=VENUE,
                     symbol=m.symbol,
                     channel=arg.channel,
-                    ts_event=int(d.ts) * 1_000_000,
+                    ts_event=d.ts * 1_000_000,
                     ts_recv=ts_recv,
                     seq=d.seqId,
                     bids=_levels(m, d.bids),
@@ -423,7 +424,7 @@ class OkxCodec:
                     venue=VENUE,
                     symbol=m.symbol,
                     channel=arg.channel,
-                    ts_event=int(d.ts) * 1_000_000,
+                    ts_event=d.ts * 1_000_000,
                     ts_recv=ts_recv,
                     seq=d.seqId,
                     bid_px=0 if bid is None else m.px(bid.px),
@@ -453,7 +454,7 @@ class OkxCodec:
                     venue=VENUE,
                     symbol=m.symbol,
                     channel=arg.channel,
-                    ts_event=int(d.ts) * 1_000_000,
+                    ts_event=d.ts * 1_000_000,
                     ts_recv=ts_recv,
                     bid_px=m.px(d.bidPx) if d.bidPx else 0,
                     bid_qty=m.qty(d.bidSz) if d.bidSz else 0,
@@ -484,7 +485,7 @@ class OkxCodec:
                 Trade(
                     venue=VENUE,
                     symbol=m.symbol,
-                    ts_event=int(d.ts) * 1_000_000,
+                    ts_event=d.ts * 1_000_000,
                     ts_recv=ts_recv,
                     trade_id=d.tradeId,
                     px=m.px(d.px),
@@ -629,7 +630,7 @@ def _funding_rate(m: RawScaler, d: OkxWsDataMsg, ts_recv: int) -> FundingRate:
         rate_ppb=rate_to_ppb(d.fundingRate),
         funding_time_ns=int(d.fundingTime) * _NS_PER_MS,
         next_funding_time_ns=int(d.nextFundingTime) * _NS_PER_MS if d.nextFundingTime else 0,
-        ts_event=int(d.ts) * _NS_PER_MS if d.ts else ts_recv,
+        ts_event=d.ts * _NS_PER_MS if d.ts else ts_recv,
         ts_recv=ts_recv,
     )
 
@@ -639,7 +640,7 @@ def _mark_price(m: RawScaler, d: OkxWsDataMsg, ts_recv: int) -> MarkPrice:
         venue=VENUE,
         symbol=m.symbol,
         px=m.px(d.markPx),
-        ts_event=int(d.ts) * _NS_PER_MS,
+        ts_event=d.ts * _NS_PER_MS,
         ts_recv=ts_recv,
     )
 
@@ -666,13 +667,6 @@ def rate_to_ppb(s: str) -> int:
 def _levels(m: RawScaler, rows: list[OkxRowMsg]) -> Levels:
     px, qty = m.getters()
     return [(px(r.px), qty(r.sz)) for r in rows]
-
-
-def _ms_to_ns(ms: str, conn: str) -> int:
-    try:
-        return int(ms) * 1_000_000
-    except ValueError:
-        raise DecodeError(f"okx {conn}: ts {ms!r} is not an integer (ms)") from None
 
 
 def _unknown(inst_id: str, channel: str) -> UnknownInstrument:

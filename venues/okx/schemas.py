@@ -3,6 +3,10 @@
 These are "view" Structs: only the fields arb reads are declared; msgspec skips the rest.
 All numbers are strings except ``seqId``, ``prevSeqId`` and ``checksum`` (integers). Absent
 sequence fields decode to ``-1`` (``arb.core.events.NO_SEQ``), an absent checksum to ``0``.
+The pushes' ``ts`` (milliseconds, a string of digits) is declared ``int`` and decoded by the
+codec's ``strict=False`` decoders, which turn a digit string into an int in C (everything else
+stays as strict: a number is never taken for a string, and a string that is not an integer
+is an error naming the field).
 
 WebSocket pushes are decoded in one pass into ``OkxWsMsg``: the envelope (``arg``,
 ``action``, ``event``) and every ``data`` entry at once. ``OkxWsDataMsg`` is the union of
@@ -56,7 +60,8 @@ class OkxWsDataMsg(msgspec.Struct, gc=False):
     instId: str = ""
     asks: list[OkxRowMsg] = []
     bids: list[OkxRowMsg] = []
-    ts: str = ""
+    ts: int = 0
+    """ms: OKX sends a string of digits, decoded to an int (the decoders are ``strict=False``)."""
     checksum: int = 0
     seqId: int = -1
     prevSeqId: int = -1
