@@ -35,7 +35,7 @@ from bench.compare_ccxt import model_levels
 from bench.compare_ccxt import okx_instrument
 from bench.streams import BookStream
 from venues.okx.codec import OkxCodec
-from venues.okx.schemas import OkxWsMsg
+from venues.okx.schemas import ws_decoder
 
 ROUNDS = 5
 
@@ -81,7 +81,7 @@ def test_decode_one_msgspec_typed(
 ) -> None:
     benchmark.group = "decode: one 10-row update"
     frame, i = one
-    msg = benchmark(msgspec.json.Decoder(OkxWsMsg).decode, frame)
+    msg = benchmark(ws_decoder().decode, frame)
     rows = ([[r.px, r.sz] for r in msg.data[0].bids], [[r.px, r.sz] for r in msg.data[0].asks])
     assert rows == tuple([row[:2] for row in side] for side in book_stream.delta_rows[i])
 

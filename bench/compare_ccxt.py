@@ -68,7 +68,7 @@ from bench.streams import BookStream
 from bench.streams import Level
 from bench.streams import stream
 from venues.okx.codec import OkxCodec
-from venues.okx.schemas import OkxWsMsg
+from venues.okx.schemas import ws_decoder
 
 __all__ = [
     "CONN",
@@ -326,7 +326,7 @@ def decode_case(s: BookStream, name: str) -> tuple[Step, Callable[[], object]]:
         return step_arb, check_arb
     fn: Callable[[bytes], Any]
     if name == "msgspec-typed":
-        fn = msgspec.json.Decoder(OkxWsMsg).decode
+        fn = ws_decoder().decode
 
         # The schema keeps each row's price and size (``OkxRowMsg``), not all four strings.
         expected_rows = [row[:2] for row in expected_rows]

@@ -56,12 +56,13 @@ from arb.core.sync import BookSpec
 from arb.recording import Kind
 from venues.okx.checksum import book_checksum
 from venues.okx.schemas import OkxBooksRestMsg
-from venues.okx.schemas import OkxPublicRestMsg
 from venues.okx.schemas import OkxRowMsg
 from venues.okx.schemas import OkxWsArgMsg
 from venues.okx.schemas import OkxWsDataMsg
 from venues.okx.schemas import OkxWsMsg
 from venues.okx.schemas import OkxWsRawBooksMsg
+from venues.okx.schemas import public_rest_decoder
+from venues.okx.schemas import ws_decoder
 
 __all__ = [
     "BOOK_CHANNELS",
@@ -126,11 +127,10 @@ class OkxCodec:
         )
         # instIds whose book messages had a non-zero checksum: their updates keep raw rows.
         self._checksummed: set[str] = set()
-        # strict=False: ``ts`` (a string of digits) decodes to an int (see schemas)
-        self._ws = msgspec.json.Decoder(OkxWsMsg, strict=False)
+        self._ws = ws_decoder()
         self._ws_raw_books = msgspec.json.Decoder(OkxWsRawBooksMsg)
         self._rest_books = msgspec.json.Decoder(OkxBooksRestMsg)
-        self._rest_public = msgspec.json.Decoder(OkxPublicRestMsg, strict=False)
+        self._rest_public = public_rest_decoder()
         self._any = msgspec.json.Decoder()
         self._handlers: dict[str, Handler] = {
             "books": self._books,

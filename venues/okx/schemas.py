@@ -35,6 +35,8 @@ __all__ = [
     "OkxWsDataMsg",
     "OkxWsMsg",
     "OkxWsRawBooksMsg",
+    "public_rest_decoder",
+    "ws_decoder",
 ]
 
 # -- WebSocket -------------------------------------------------------------------------------
@@ -175,3 +177,13 @@ class OkxInstrumentsMsg(msgspec.Struct, gc=False):
     code: str
     msg: str = ""
     data: list[OkxInstrumentMsg] = []
+
+
+def ws_decoder() -> msgspec.json.Decoder[OkxWsMsg]:
+    """The decoder of WebSocket pushes: ``strict=False`` (``ts``, see the module doc)."""
+    return msgspec.json.Decoder(OkxWsMsg, strict=False)
+
+
+def public_rest_decoder() -> msgspec.json.Decoder[OkxPublicRestMsg]:
+    """The decoder of ``public/funding-rate`` and ``public/mark-price`` answers (as pushes)."""
+    return msgspec.json.Decoder(OkxPublicRestMsg, strict=False)
