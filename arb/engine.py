@@ -114,11 +114,12 @@ def detector_config(cfg: Config) -> DetectorConfig:
 
 def next_due(venues: Mapping[str, ExecutionVenue], executor: Executor) -> int | None:
     """Earliest time a venue (arrival or delivery) or the executor (a timer) has work."""
-    times = [t for v in sorted(venues) if (t := venues[v].due()) is not None]
-    timer = executor.next_timer()
-    if timer is not None:
-        times.append(timer)
-    return min(times) if times else None
+    due = executor.next_timer()
+    for venue in venues.values():  # the earliest: venue order does not matter here
+        t = venue.due()
+        if t is not None and (due is None or t < due):
+            due = t
+    return due
 
 
 def step(venues: Mapping[str, ExecutionVenue], executor: Executor, t: int) -> None:

@@ -15,6 +15,7 @@ from arb.core.events import NO_SEQ
 from arb.core.events import BookDelta
 from arb.core.events import BookSnapshot
 from arb.core.events import Quote
+from arb.core.events import TextBookDelta
 from arb.core.events import Trade
 from arb.core.scaler import RawScaler
 from arb.core.sequencing import BinanceFuturesRule
@@ -453,3 +454,25 @@ def test_recorded_market_replays_without_gaps(
     assert (st.gaps, st.crossed, st.resyncs) == (0, 0, 0)
     assert st.applied > 1000
     assert sync.valid
+
+
+@pytest.mark.parametrize(
+    ("venue", "inst", "fixture"),
+    [
+        ("binance", SPOT, "ws_depth_spot.json"),
+        ("binance-usdm", USDM, "ws_depth_usdm.json"),
+        ("binance-coinm", COINM, "ws_depth_coinm.json"),
+    ],
+)
+def test_engine_codec_gives_the_same_depth_update_as_text_rows(venue, inst, fixture):
+    # The engine's codec (text_deltas) hands depth rows to the book unconverted; converted,
+    # they are exactly the plain codec's BookDelta. Other events are unchanged.
+    payload = _fixture(fixture)
+    (plain,) = _ws(BinanceCodec(venue, [inst]), payload)
+    (text,) = _ws(BinanceCodec(venue, [inst], text_deltas=True), payload)
+    assert isinstance(text, TextBookDelta)
+    assert text.to_delta() == plain
+    trade = _fixture("ws_trade_spot.json")
+    assert _ws(BinanceCodec("binance", [SPOT], text_deltas=True), trade) == _ws(
+        BinanceCodec("binance", [SPOT]), trade
+    )
