@@ -229,10 +229,8 @@ def text_applier(
                 # ``RawMemo.__missing__``, inlined: about 30% of sizes are new strings, and
                 # its Python frame would double their cost (the sizes of a busy book vary).
                 a, _, f = s.partition(".")
+                f = f.rstrip("0")  # zeros past the precision too (Binance sends 8 decimals)
                 n = qty_prec - len(f)
-                if n < 0:  # zeros past the precision (Binance sends 8 decimals)
-                    f = f.rstrip("0")
-                    n = qty_prec - len(f)
                 try:
                     qty = int(a + f) * POW10[n] if n >= 0 else qty_memo[s]
                 except ValueError:
