@@ -603,14 +603,21 @@ async def _main(args: argparse.Namespace) -> int:
         f"run time : {time.perf_counter() - t_start:.1f} s (stream generation {t_gen:.1f} s)",
     ]
     text = "\n".join(out) + "\n"
-    print(text, end="")
-    if not args.no_write:
-        RESULTS.mkdir(exist_ok=True)
-        path = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-{args.name}.txt"
-        with path.open("a") as f:  # a day's runs follow each other, as compare_pipeline's
-            f.write(text + "\n")
-        print(f"appended to {path}")
+    publish(text, "" if args.no_write else f"{args.name}")
     return 0
+
+
+def publish(text: str, name: str) -> None:
+    """Print a run's text and, unless ``name`` is empty, append it to today's
+    ``bench/results/<date>-<name>.txt`` (a day's runs follow each other)."""
+    print(text, end="")
+    if not name:
+        return
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-{name}.txt"
+    with path.open("a") as f:
+        f.write(text + "\n")
+    print(f"appended to {path}")
 
 
 def default_name() -> str:

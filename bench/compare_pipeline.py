@@ -73,7 +73,6 @@ from bench.bench_detectors import spot as bench_spot
 from bench.bench_detectors import sync_of as bench_sync_of
 from bench.compare_ccxt import CHUNK
 from bench.compare_ccxt import CONN
-from bench.compare_ccxt import RESULTS
 from bench.compare_ccxt import SYMBOL
 from bench.compare_ccxt import TS_RECV
 from bench.compare_ccxt import Summary
@@ -87,6 +86,7 @@ from bench.compare_ccxt import default_name
 from bench.compare_ccxt import machine
 from bench.compare_ccxt import model_levels
 from bench.compare_ccxt import okx_instrument
+from bench.compare_ccxt import publish
 from bench.compare_ccxt import summarize
 from bench.compare_ccxt import time_each
 from bench.streams import INST_ID
@@ -595,13 +595,7 @@ def _main(args: argparse.Namespace) -> int:
         f"run time : {time.perf_counter() - t_start:.1f} s (stream generation {t_gen:.1f} s)",
     ]
     text = "\n".join(out) + "\n"
-    print(text, end="")
-    if not args.no_write:
-        RESULTS.mkdir(exist_ok=True)
-        path = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-{args.name}-pipeline.txt"
-        with path.open("a") as f:
-            f.write(text + "\n")
-        print(f"appended to {path}")
+    publish(text, "" if args.no_write else f"{args.name}-pipeline")
     return 0
 
 

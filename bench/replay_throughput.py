@@ -40,9 +40,9 @@ from arb.recording import Frame
 from arb.recording import open_recording
 from arb.replay import instruments_for
 from arb.synth import generate
-from bench.compare_ccxt import RESULTS
 from bench.compare_ccxt import default_name
 from bench.compare_ccxt import machine
+from bench.compare_ccxt import publish
 
 __all__ = ["main"]
 
@@ -134,13 +134,7 @@ def _main(args: argparse.Namespace) -> int:
         f"({'met' if best >= TARGET_FPS else 'NOT met'})",
     ]
     text = "\n".join(out) + "\n"
-    print(text, end="")
-    if not args.no_write:
-        RESULTS.mkdir(exist_ok=True)
-        path = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-{args.name}-replay.txt"
-        with path.open("a") as f:
-            f.write(text + "\n")
-        print(f"appended to {path}")
+    publish(text, "" if args.no_write else f"{args.name}-replay")
     return 0
 
 
