@@ -96,6 +96,7 @@ class BookSync:
         "_fast_applied",
         "_fresh",
         "_links_prev",
+        "_state",
         "_stats",
         "book",
         "checksum",
@@ -104,7 +105,7 @@ class BookSync:
         "resync_requested",
         "rule",
         "seq",
-        "state",
+        "valid",
     )
 
     def __init__(
@@ -119,7 +120,9 @@ class BookSync:
         self.rule = rule
         self.checksum = checksum
         self.max_buffer = max_buffer
-        self.state = _AWAITING
+        self._state = _AWAITING
+        self.valid = False
+        """True when the book may be read: synced (an attribute, read on every decision)."""
         self.seq = NO_SEQ
         self._stats = BookStats()
         self._fast_applied = 0  # text deltas applied by the fast path, not yet in ``_stats``
@@ -146,9 +149,13 @@ class BookSync:
         return self._stats
 
     @property
-    def valid(self) -> bool:
-        """True when the book may be read: synced and holding both sides' data."""
-        return self.state is _SYNCED
+    def state(self) -> SyncState:
+        return self._state
+
+    @state.setter
+    def state(self, state: SyncState) -> None:
+        self._state = state
+        self.valid = state is _SYNCED
 
     def on_snapshot(self, s: BookSnapshot) -> Outcome:
         """Replace the book with ``s``, then replay buffered deltas that follow it."""
@@ -169,7 +176,8 @@ class BookSync:
         self.book.ts_event = s.ts_event
         self.book.ts_recv = s.ts_recv
         self.seq = s.seq
-        self.state = _SYNCED
+        self._state = _SYNCED
+        self.valid = True
         self.resync_requested = False
         self._fresh = True
         self._fast = False
@@ -215,7 +223,7 @@ class BookSync:
         checksum = d.checksum
         if checksum:
             self._checksums_seen = True
-        if self.state is not _SYNCED:
+        if self._state is not _SYNCED:
             return self._buffer_delta(d)
         if self._links_prev and not self._fresh and d.prev_seq == self.seq:
             pass  # what ``rule.follows`` answers (``SequenceRule.links_prev``)
@@ -263,7 +271,8 @@ class BookSync:
     def invalidate(self, reason: str) -> None:
         """Drop the book and ask for a new snapshot (also used by callers on decode errors)."""
         self.book.clear()
-        self.state = _AWAITING
+        self._state = _AWAITING
+        self.valid = False
         self._fast = False
         self.seq = NO_SEQ
         self._buffer.clear()
