@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,6 +28,7 @@ from typing import Any
 
 from arb.core.money import AMOUNT_PRECISION
 from arb.core.numbers import to_raw
+from arb.journal import JournalError
 from arb.journal import open_journal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,6 +151,32 @@ def sandboxes(ports: tuple[int, int], seconds: int = 120) -> Iterator[tuple[Sand
         a.close()
 
 
+_STARTED: list[ArbProc] = []
+"""Every ``arb run`` started by a test: ``reap()`` (an autouse fixture) stops what a failed test
+left running, so that no process outlives its test."""
+
+
+def reap() -> None:
+    """SIGKILL and wait for every ``arb run`` still running; forget them all."""
+    while _STARTED:
+        me = _STARTED.pop()
+        if me.proc.poll() is None:
+            with contextlib.suppress(Exception):
+                me.kill()
+
+
+def journal_traded(journal: Path) -> bool:
+    """True once the journal records a TRADE decision; False while it does not exist yet or
+    its writer has not created the schema (a running ``arb run`` opens it first)."""
+    if not journal.exists():
+        return False
+    try:
+        with open_journal(journal) as r:
+            return any(d.decision == "TRADE" for d in r.decisions())
+    except (JournalError, sqlite3.Error):
+        return False
+
+
 @dataclass
 class ArbProc:
     """``arb run`` in a subprocess; stderr (JSON lines) collected by a thread."""
@@ -166,6 +194,7 @@ class ArbProc:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
         )  # fmt: skip
         me = cls(proc)
+        _STARTED.append(me)
         for stream, into in ((proc.stderr, me.lines), (proc.stdout, me.out)):
             t = threading.Thread(target=me._read, args=(stream, into), daemon=True)
             t.start()

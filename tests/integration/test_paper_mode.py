@@ -23,6 +23,7 @@ from arb.recording import open_recording
 from arb.verify import verify_recording
 from tests.integration._e2e import ArbProc
 from tests.integration._e2e import e2e_config
+from tests.integration._e2e import journal_traded
 from tests.integration._e2e import sandboxes
 
 pytestmark = pytest.mark.integration
@@ -66,9 +67,7 @@ def test_paper_mode_trades_live_books_on_simulated_venues(tmp_path: Path) -> Non
         while not traded and time.monotonic() < deadline:
             assert arb.proc.poll() is None, arb.tail()
             time.sleep(0.5)
-            if journal.exists():
-                with open_journal(journal) as r:
-                    traded = any(d.decision == "TRADE" for d in r.decisions())
+            traded = journal_traded(journal)
         assert traded, "no paper trade in 40 s:\n" + arb.tail()
         kill.touch()
         kill_ns = time.time_ns()

@@ -10,7 +10,6 @@ agree, no order is open and no exposure is left.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -21,21 +20,11 @@ from arb.journal import open_journal
 from tests.integration._e2e import ArbProc
 from tests.integration._e2e import compare_with_sandboxes
 from tests.integration._e2e import e2e_config
+from tests.integration._e2e import journal_traded
 from tests.integration._e2e import net_base_change
 from tests.integration._e2e import sandboxes
 
 pytestmark = pytest.mark.integration
-
-
-def _traded(journal: Path) -> bool:
-    if not journal.exists():
-        return False
-    try:
-        with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=1) as db:
-            rows = db.execute("SELECT COUNT(*) FROM decisions WHERE decision = 'TRADE'")
-            return int(rows.fetchone()[0]) > 0
-    except sqlite3.Error:
-        return False
 
 
 def test_sigkill_mid_trade_then_restart_settles_with_the_venues(tmp_path: Path) -> None:
@@ -46,7 +35,7 @@ def test_sigkill_mid_trade_then_restart_settles_with_the_venues(tmp_path: Path) 
         b.faults(ack_delay_ms=4000, partial_fill_next=1)
         first = ArbProc.start(config)
         deadline = time.monotonic() + 60
-        while not _traded(journal):
+        while not journal_traded(journal):
             assert first.proc.poll() is None, "arb run ended early:\n" + first.tail()
             assert time.monotonic() < deadline, "no trade in 60 s:\n" + first.tail()
             time.sleep(0.02)
