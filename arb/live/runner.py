@@ -13,7 +13,8 @@ The same ``Engine`` as replay (codecs, books, detector, executor, risk, journal)
    their orders by client order id and their fills, and the rollback planner finishes them
    (hedges or unwinds still owed). Trades still open after ``recovery_timeout_s``: an alert,
    no trading, exit status 3.
-5. **Trade** until SIGTERM / SIGINT, ``--duration`` or a fatal error. SIGUSR1 or the kill-switch
+5. **Trade** (the start-up heap frozen out of the garbage collector's reach first: ``gc.freeze``)
+   until SIGTERM / SIGINT, ``--duration`` or a fatal error. SIGUSR1 or the kill-switch
    file trip the kill switch (no new trades; rollbacks go on).
 6. **Shut down**: trading off, open trades finish or roll back (``shutdown_timeout_s``, the
    feeds still running so rollbacks are priced on live books), orders still open are
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import logging
 import os
@@ -327,6 +329,7 @@ class LiveRunner:
             if open_trades and not self._stop.is_set():
                 await self._settle(open_trades)
             if not self._stop.is_set() and self.exit_code == 0:
+                _freeze_heap()
                 engine.trading = True
                 log.info("trading", extra={"mode": self.mode})
                 await self._until_stopped()
@@ -607,3 +610,19 @@ def run_cli(
     print(msgspec.json.encode(runner.summary()).decode(), flush=True)
     sys.stdout.flush()
     return code
+
+
+def _freeze_heap() -> None:
+    """Collect once, then move every object alive (instruments, markets, configs, modules, the
+    books' long-lived structures) out of the collector's reach (``gc.freeze``): the collections
+    that happen while trading then traverse only what was made since, not the whole start-up
+    heap (ccxt's market tables alone are hundreds of thousands of objects), so a full
+    collection no longer stalls a frame for milliseconds."""
+    t0 = time.perf_counter()
+    gc.collect()
+    pause_ms = (time.perf_counter() - t0) * 1_000
+    gc.freeze()
+    log.info(
+        "gc: start-up heap frozen",
+        extra={"frozen_objects": gc.get_freeze_count(), "full_collection_ms": round(pause_ms, 2)},
+    )

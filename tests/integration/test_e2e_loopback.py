@@ -68,6 +68,10 @@ def test_arb_run_trades_across_two_sandboxes_and_agrees_with_them(tmp_path: Path
         net_btc = net_base_change({"okx": a, "okx-b": b}, "BTC")
     logs = arb.logs()  # every stderr line is one JSON object
     assert all({"ts", "level", "logger", "msg"} <= set(rec) for rec in logs)
+    # before trading, the start-up heap was frozen out of the collector's reach
+    (frozen,) = [rec for rec in logs if rec["msg"] == "gc: start-up heap frozen"]
+    assert frozen["frozen_objects"] > 10_000, frozen
+    assert logs.index(frozen) < next(i for i, rec in enumerate(logs) if rec["msg"] == "trading")
 
     # traded across the venues, over HTTP and WebSocket, and on after every fault
     assert summary["trades"] >= 3, summary
