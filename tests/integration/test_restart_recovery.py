@@ -39,7 +39,13 @@ def test_sigkill_mid_trade_then_restart_settles_with_the_venues(tmp_path: Path) 
             assert first.proc.poll() is None, "arb run ended early:\n" + first.tail()
             assert time.monotonic() < deadline, "no trade in 60 s:\n" + first.tail()
             time.sleep(0.02)
-        time.sleep(0.3)  # the legs are out; B's answer is 4 s away
+        # Kill once both legs have reached their venues (B has placed and half filled its order
+        # and answers 4 s later): a fixed wait after the decision missed them on a slow machine
+        # (nothing to roll back then).
+        deadline = time.monotonic() + 10
+        while not (a.records()["orders"] and b.records()["orders"]):
+            assert time.monotonic() < deadline, "the legs never reached the venues"
+            time.sleep(0.02)
         first.kill()  # SIGKILL: no shutdown, no cancel, no flush
         with open_journal(journal) as r:
             open_before = r.open_orders()
