@@ -276,9 +276,7 @@ class Engine:
         try:
             events = codec.decode(kind, conn, payload, ts)
         except (DataError, VenueError) as e:  # counted, never fatal; the book resyncs
-            st.decode_errors += 1
-            if len(self.error_samples) < MAX_ERROR_SAMPLES:
-                self.error_samples.append(f"frame {st.frames} ({venue} {conn}): {e}")
+            self._bad_frame(venue, conn, str(e))
             return
         changed: list[Key] = []
         for ev in events:
@@ -334,12 +332,7 @@ class Engine:
         if outcome is _MALFORMED:
             # A row that does not convert (text updates are converted as applied): counted
             # like any undecodable frame; the book was dropped and resyncs.
-            st = self.stats
-            st.decode_errors += 1
-            if len(self.error_samples) < MAX_ERROR_SAMPLES:
-                self.error_samples.append(
-                    f"frame {st.frames} ({key[0]} {ev.channel}): {sync.last_failure}"
-                )
+            self._bad_frame(key[0], ev.channel, sync.last_failure)
         if outcome in _FAILED:
             self.stats.book_failures += 1
             if self.on_book_failure is not None:
@@ -356,8 +349,19 @@ class Engine:
             # The simulated venue's own matching book is not part of deciding: keep its time out
             # of the decision latency (live venues have no such book).
             t = perf_counter_ns()
-            venue.on_market(ev)
+            try:
+                venue.on_market(ev)
+            except DataError as e:
+                # An update our book did not apply (buffered, past a gap) converts only here:
+                # a row that does not fit is counted, never fatal.
+                self._bad_frame(venue_id, ev.channel, str(e))
             self._sim_ns += perf_counter_ns() - t
+
+    def _bad_frame(self, venue: str, where: str, why: str) -> None:
+        st = self.stats
+        st.decode_errors += 1
+        if len(self.error_samples) < MAX_ERROR_SAMPLES:
+            self.error_samples.append(f"frame {st.frames} ({venue} {where}): {why}")
 
     def _decide(self, key: Key, ts: int, t0: int) -> None:
         available = self.ledger.available
