@@ -353,7 +353,8 @@ def test_a_bad_row_in_an_update_the_book_does_not_apply_is_counted_not_fatal(syn
         return line
 
     rec = _rewrite_frames(synth, tmp_path / "rec", gap_then_bad)
-    assert gapped and corrupted
+    assert gapped
+    assert corrupted
     run_replay(load_config(SYNTH_CFG), SYNTH_CFG, [rec], tmp_path / "run")
     data = json.loads((tmp_path / "run" / "report.json").read_text())
     assert data["decode_errors"] >= 1
