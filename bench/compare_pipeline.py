@@ -36,6 +36,7 @@ import gc
 import json
 import math
 import random
+import statistics
 import sys
 import time
 from array import array
@@ -500,6 +501,12 @@ ARB_BOOK = "(ref) arb OkxCodec+BookSync, no detector"
 CCXT_BOOK = "(ref) ccxt json+float+store, no decision"
 
 
+def _median_at(samples: list[array[int]], frames: list[int], overhead: float) -> float:
+    """Median time (us) of the given frames, over every rep."""
+    xs = [a[i] for a in samples for i in frames]
+    return (statistics.median(xs) - overhead) / 1e3 if xs else 0.0
+
+
 def report(sums: dict[str, Summary], dec: Decisions, n: int) -> list[str]:
     head = f"{'case':44} {'median':>8} {'mean':>8} {'p99':>8} {'x ccxt':>7}"
     lines = [head, f"{'':44} {'us/frm':>8} {'us/frm':>8} {'us/frm':>8}", "-" * len(head)]
@@ -576,6 +583,11 @@ def _main(args: argparse.Namespace) -> int:
     overhead = clock_overhead_ns()
     run(cases, args.reps)
     sums = {c.name: summarize(c.samples, overhead, s.n_levels) for c in cases}
+    by_name = {c.name: c for c in cases}
+    traded = (
+        _median_at(by_name[ARB].samples, dec.opps_arb, overhead),
+        _median_at(by_name[CCXT].samples, dec.opps_ccxt, overhead),
+    )
     out = [
         f"arb vs ccxt - frame -> book -> decision, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         *header,
@@ -591,6 +603,9 @@ def _main(args: argparse.Namespace) -> int:
         "(stream frozen)",
         "",
         *report(sums, dec, len(items)),
+        f"  frames where a trade is decided      : arb {traded[0]:.2f} us median "
+        f"({len(dec.opps_arb)} frames: exact walks, lot rounding, haircut, caps), ccxt "
+        f"{traded[1]:.2f} us ({len(dec.opps_ccxt)} frames: a float walk)",
         "",
         f"run time : {time.perf_counter() - t_start:.1f} s (stream generation {t_gen:.1f} s)",
     ]
