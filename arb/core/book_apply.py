@@ -229,11 +229,12 @@ def text_applier(
                 a, _, f = s.partition(".")
                 f = f.rstrip("0")  # zeros past the precision too (Binance sends 8 decimals)
                 n = qty_prec - len(f)
-                try:
-                    qty = int(a + f) * POW10[n] if n >= 0 else qty_memo[s]
-                except ValueError:
-                    qty = qty_memo[s]  # not a plain decimal: raises PrecisionError
-                qty_memo[s] = qty
+                digits = a + f
+                if n >= 0 and digits.isascii() and digits.isdigit():
+                    qty = int(digits) * POW10[n]
+                    qty_memo[s] = qty
+                else:  # anything else: the memo's own path (raises PrecisionError)
+                    qty = qty_memo[s]
             if qty:
                 if px not in sizes:
                     insort(keys, px)

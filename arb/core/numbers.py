@@ -5,11 +5,14 @@ edge, to integers scaled by ``10**precision`` of the instrument (``"24670.90"`` 
 precision 2 -> ``2467090``). The core does integer arithmetic only; nothing drifts.
 
 A string with more significant decimals than the precision is refused (``PrecisionError``):
-silently truncating a price would trade at a price nobody quoted.
+silently truncating a price would trade at a price nobody quoted. So is anything but a plain
+ASCII decimal (an optional ``-``, digits, an optional ``.`` and digits): ``int()`` alone would
+take ``"1_000"``, ``" 5"``, ``"+5"`` or non-ASCII digits.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from arb.core.errors import PrecisionError
@@ -24,6 +27,7 @@ __all__ = [
 ]
 
 POW10: tuple[int, ...] = tuple(10**i for i in range(40))
+_PLAIN_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 def to_raw(s: str, precision: int) -> int:
@@ -34,6 +38,8 @@ def to_raw(s: str, precision: int) -> int:
 
     Runtime complexity: O(len(s)).
     """
+    if _PLAIN_DECIMAL.fullmatch(s) is None:
+        raise PrecisionError(f"{s!r} is not a decimal number")
     i = s.find(".")
     try:
         if i < 0:

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from arb.core.errors import PrecisionError
 from arb.core.instruments import Instrument
 from arb.core.numbers import POW10
 from arb.core.numbers import to_raw
@@ -33,29 +34,35 @@ class RawMemo(dict[str, int]):
     """``str -> raw int`` at one precision; a missing key is converted, stored and returned.
 
     Holds at most ``capacity`` strings (cleared when full). A string that does not fit the
-    precision (or is not a decimal number) raises ``PrecisionError`` and is not stored.
+    precision (or is not a plain decimal number, or is negative when ``signed`` is off: sizes)
+    raises ``PrecisionError`` and is not stored.
     """
 
-    __slots__ = ("capacity", "precision")
+    __slots__ = ("capacity", "precision", "signed")
 
-    def __init__(self, precision: int, capacity: int) -> None:
+    def __init__(self, precision: int, capacity: int, *, signed: bool = True) -> None:
         super().__init__()
         self.precision = precision
         self.capacity = capacity
+        self.signed = signed
 
     def __missing__(self, s: str) -> int:
-        # to_raw's arithmetic inlined for strings with no more decimals than the precision;
-        # anything else goes through to_raw (which raises PrecisionError naming the string).
+        # to_raw's arithmetic inlined for unsigned ASCII digit strings with no more decimals
+        # than the precision (once zeros past it are dropped); anything else goes through
+        # to_raw, which refuses what is not a plain decimal (PrecisionError naming the string).
         prec = self.precision
         a, _, f = s.partition(".")
         n = prec - len(f)
         if n < 0:  # zeros past the precision are common (Binance: "61737.63000000")
             f = f.rstrip("0")
             n = prec - len(f)
-        try:
-            v = int(a + f) * POW10[n] if n >= 0 else to_raw(s, prec)
-        except ValueError:
-            v = to_raw(s, prec)  # not a plain decimal: raises PrecisionError
+        digits = a + f
+        if n >= 0 and digits.isascii() and digits.isdigit():
+            v = int(digits) * POW10[n]
+        else:
+            v = to_raw(s, prec)
+            if v < 0 and not self.signed:
+                raise PrecisionError(f"{s!r} is negative")
         if len(self) >= self.capacity:
             self.clear()
         self[s] = v
@@ -90,7 +97,7 @@ class RawScaler:
         self.qty_prec = inst.size_precision
         self.capacity = capacity
         self._px = RawMemo(self.px_prec, capacity)
-        self._qty = RawMemo(self.qty_prec, capacity)
+        self._qty = RawMemo(self.qty_prec, capacity, signed=False)
 
     def px(self, s: str) -> int:
         """Raw price of ``s``. Raises ``PrecisionError``. Runtime: O(1) when seen before."""

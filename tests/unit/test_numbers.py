@@ -34,7 +34,9 @@ def test_to_raw_with_more_significant_decimals_raises_precision_error(s):
         to_raw(s, 2)
 
 
-@pytest.mark.parametrize("s", ["abc", "1e-8", "", "1.2.3", "NaN"])
+@pytest.mark.parametrize(
+    "s", ["abc", "1e-8", "", "1.2.3", "NaN", "1_000", " 5", "5 ", "+5", "\u0663", "--1", "-", "."]
+)
 def test_to_raw_of_non_decimal_raises_precision_error(s):
     with pytest.raises(PrecisionError):
         to_raw(s, 4)
@@ -66,3 +68,8 @@ def test_rescale_refuses_to_drop_digits():
     assert rescale(12300, 4, 2) == 123
     with pytest.raises(PrecisionError):
         rescale(12301, 4, 2)
+
+
+@pytest.mark.parametrize(("s", "raw"), [("-1.5", -15000), ("5.", 50000), (".5", 5000)])
+def test_to_raw_takes_a_sign_and_a_bare_point(s, raw):
+    assert to_raw(s, 4) == raw

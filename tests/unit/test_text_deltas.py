@@ -135,6 +135,11 @@ def test_to_delta_is_the_integer_update():
         (["30000.1", "1e-3"], "'1e-3' is not a decimal number"),
         (["30000.1", "1.2.3"], "'1.2.3' is not a decimal number"),
         (["abc", "1"], "'abc' is not a decimal number"),
+        (["30000.1", "1_000"], "'1_000' is not a decimal number"),
+        (["30000.1", " 5"], "' 5' is not a decimal number"),
+        (["30000.1", "\u0663"], "is not a decimal number"),
+        (["30000.1", "-0.5"], "'-0.5' is negative"),
+        (["30000.1", "-0.50000000000"], "'-0.50000000000' is negative"),
     ],
 )
 def test_a_string_that_does_not_fit_drops_the_book_and_asks_a_resync(row, where):
