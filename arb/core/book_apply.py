@@ -230,11 +230,12 @@ def text_applier(
                 f = f.rstrip("0")  # zeros past the precision too (Binance sends 8 decimals)
                 n = qty_prec - len(f)
                 digits = a + f
-                if n >= 0 and digits.isascii() and digits.isdigit():
-                    qty = int(digits) * POW10[n]
-                    qty_memo[s] = qty
-                else:  # anything else: the memo's own path (raises PrecisionError)
+                plain = n >= 0 and digits.isascii() and digits.isdigit()
+                try:  # anything but plain digits: the memo's own path (raises PrecisionError)
+                    qty = int(digits) * POW10[n] if plain else qty_memo[s]
+                except ValueError:  # past int()'s 4,300 digits
                     qty = qty_memo[s]
+                qty_memo[s] = qty
             if qty:
                 if px not in sizes:
                     insort(keys, px)

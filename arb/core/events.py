@@ -17,8 +17,9 @@ checksum is computed over the original strings (OKX); ``checksum == 0`` means ab
 
 ``TextBookDelta`` is a ``BookDelta`` whose levels are still the venue's text rows, with the
 instrument's ``RawScaler``: the book converts each row as it applies it (one pass over the rows
-instead of a conversion pass and an apply pass). Only the engine's codecs emit it (the OKX
-incremental channels without a checksum, the hot path); ``to_delta()`` gives the ``BookDelta``.
+instead of a conversion pass and an apply pass). Only the engine's codecs emit it (OKX
+incremental channels without a checksum, Binance depth updates: the hot path); ``to_delta()``
+gives the ``BookDelta``.
 """
 
 from __future__ import annotations

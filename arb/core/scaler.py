@@ -57,12 +57,14 @@ class RawMemo(dict[str, int]):
             f = f.rstrip("0")
             n = prec - len(f)
         digits = a + f
-        if n >= 0 and digits.isascii() and digits.isdigit():
-            v = int(digits) * POW10[n]
-        else:
-            v = to_raw(s, prec)
+        try:
+            if not (n >= 0 and digits.isascii() and digits.isdigit()):
+                raise ValueError(s)
+            v = int(digits) * POW10[n]  # ValueError past int()'s 4,300 digits
+        except ValueError:
+            v = to_raw(s, prec)  # raises PrecisionError naming what is not a plain decimal
             if v < 0 and not self.signed:
-                raise PrecisionError(f"{s!r} is negative")
+                raise PrecisionError(f"{s!r} is negative") from None
         if len(self) >= self.capacity:
             self.clear()
         self[s] = v

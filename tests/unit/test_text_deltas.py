@@ -139,6 +139,8 @@ def test_to_delta_is_the_integer_update():
         (["30000.1", " 5"], "' 5' is not a decimal number"),
         (["30000.1", "\u0663"], "is not a decimal number"),
         (["30000.1", "-0.5"], "'-0.5' is negative"),
+        (["30000.1", "1" * 5000], "is not a decimal number"),  # past int()'s digit limit
+        (["1" * 5000, "1"], "is not a decimal number"),
         (["30000.1", "-0.50000000000"], "'-0.50000000000' is negative"),
     ],
 )
