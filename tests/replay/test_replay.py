@@ -22,9 +22,12 @@ import msgspec
 import pytest
 
 from arb.config import load_config
+from arb.engine import Engine
 from arb.importers import run_import
+from arb.journal import Journal
 from arb.journal import open_journal
 from arb.recording import open_recording
+from arb.replay import instruments_for
 from arb.replay import run_replay
 from arb.synth import generate
 
@@ -361,3 +364,28 @@ def test_a_bad_row_in_an_update_the_book_does_not_apply_is_counted_not_fatal(syn
     assert data["book_failures"] >= 1
     assert data["frames"] > 10_000
     assert data["ledger_matches_venues"] is True
+
+
+def test_a_bad_text_row_asks_the_live_feed_for_a_fresh_book(synth, tmp_path):
+    # In ``arb run`` the engine's ``on_book_failure`` makes the venue link resubscribe (or
+    # fetch a snapshot): a row that does not convert must trigger it like a gap does.
+    cfg = load_config(SYNTH_CFG)
+    rec = open_recording(synth)
+    insts = instruments_for(cfg, [rec], str(SYNTH_CFG))
+    engine = Engine(cfg, insts, {}, Journal(tmp_path / "j.sqlite"), {})
+    failures: list[tuple[str, str, str]] = []
+    engine.on_book_failure = lambda *where: failures.append(where)
+    bad_at = None
+    for i, frame in enumerate(rec.frames()):
+        payload = _as_okx_sends_today(i, frame.payload)
+        if bad_at is None and i > 1000 and b'"instId":"ETH-USDT"},"action":"update"' in payload:
+            bad_at = i
+            payload = payload.replace(b'"bids":[["', b'"bids":[["1e3","1"],["', 1)
+        engine.advance_to(frame.ts_recv)
+        engine.on_frame(frame.ts_recv, frame.venue, frame.conn, frame.kind, payload)
+    assert bad_at is not None
+    assert failures == [("okx", "ETH-USDT", "books")]
+    assert engine.stats.decode_errors == 1
+    assert "'1e3' is not a decimal number" in engine.error_samples[0]
+    assert not engine.books[("okx", "ETH-USDT")].valid
+    assert engine.books[("okx", "BTC-USDT")].valid
