@@ -616,8 +616,8 @@ def _freeze_heap() -> None:
     """Collect once, then move every object alive (instruments, markets, configs, modules, the
     books' long-lived structures) out of the collector's reach (``gc.freeze``): the collections
     that happen while trading then traverse only what was made since, not the whole start-up
-    heap (ccxt's market tables alone are hundreds of thousands of objects), so a full
-    collection no longer stalls a frame for milliseconds."""
+    heap (a ccxt exchange's market tables grow with the venue's instrument list), so a full
+    collection does not stall a frame for the time it takes to walk all of it."""
     t0 = time.perf_counter()
     gc.collect()
     pause_ms = (time.perf_counter() - t0) * 1_000
