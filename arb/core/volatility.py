@@ -138,6 +138,3 @@ class Volatilities:
         if vol is None:
             vol = self._vols[k] = Volatility(halflife_ns, prior_sigma_per_sqrt_s)
         return vol
-
-    def __len__(self) -> int:
-        return len(self._vols)

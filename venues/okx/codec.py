@@ -117,11 +117,9 @@ class OkxCodec:
         self._book_markets: dict[str, tuple[str, Getter, Getter]] = {
             k: (m.symbol, *m.getters()) for k, m in self._markets.items()
         }
-        self.text_deltas = text_deltas
-        """Updates without a checksum become ``TextBookDelta`` (converted as the book applies
-        them) instead of ``BookDelta``: the engine's choice, for its hot path."""
-        # instId -> (symbol, scaler) of the instruments whose updates go out as text: all of
-        # them with ``text_deltas``, until one of their book messages carries a checksum.
+        # instId -> (symbol, scaler) of the instruments whose updates go out as text
+        # (``TextBookDelta``, converted as the book applies them; the engine asks for it with
+        # ``text_deltas``): all of them, until one of their book messages carries a checksum.
         self._text: dict[str, tuple[str, RawScaler]] = (
             {k: (m.symbol, m) for k, m in self._markets.items()} if text_deltas else {}
         )
